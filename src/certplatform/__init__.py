@@ -1,0 +1,1 @@
+"""cert-platform: exam preparation — question bank, practice, CBT mock exams, remediation."""

@@ -1,0 +1,1 @@
+"""Content context: certifications, subjects, topics, questions and their versions, forms."""

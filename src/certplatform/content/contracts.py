@@ -1,0 +1,210 @@
+"""Shapes of the question bank that other contexts and the importers may use.
+
+`QuestionContent` is the whole gradable content of one question version. Importers produce
+it, the editor edits it, exporters write it, the learning context grades against it. Two
+contents that compare equal are the same question version (see `fingerprint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class QuestionType(StrEnum):
+    SINGLE_CHOICE = "single_choice"
+    MULTIPLE_RESPONSE = "multiple_response"
+    TRUE_FALSE = "true_false"
+    SHORT_ANSWER = "short_answer"
+    NUMERIC = "numeric"
+    MATCHING = "matching"
+    ESSAY = "essay"
+
+
+class QuestionStatus(StrEnum):
+    DRAFT = "draft"
+    REVIEW = "review"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Choice(_Frozen):
+    """One option of a choice question.
+
+    `weight` is the fraction of the question's credit the option earns when selected:
+    1.0 for the key of a single-choice question; for multiple response the positive weights
+    of the correct options add up to 1.0 and wrong options may carry a negative weight.
+    """
+
+    id: str = Field(min_length=1, max_length=16)
+    text: str
+    weight: float = Field(default=0.0, ge=-1.0, le=1.0)
+    feedback: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.weight > 0
+
+
+class NumericAnswer(_Frozen):
+    """An accepted numeric answer: `value ± tolerance`, or the closed range `[min, max]`."""
+
+    value: float | None = None
+    tolerance: float = Field(default=0.0, ge=0.0)
+    min: float | None = None
+    max: float | None = None
+    weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    feedback: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        ranged = self.min is not None or self.max is not None
+        if ranged and (self.min is None or self.max is None):
+            raise ValueError("a numeric range needs both min and max")
+        if ranged and self.value is not None:
+            raise ValueError("a numeric answer is either value±tolerance or a range, not both")
+        if not ranged and self.value is None:
+            raise ValueError("a numeric answer needs a value or a range")
+        if ranged and self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"numeric range min {self.min} is above max {self.max}")
+        for number in (self.value, self.min, self.max, self.tolerance):
+            if number is not None and not math.isfinite(number):
+                raise ValueError("numeric answers must be finite numbers")
+        return self
+
+    def accepts(self, given: float) -> bool:
+        if self.min is not None and self.max is not None:
+            return self.min <= given <= self.max
+        assert self.value is not None
+        return abs(given - self.value) <= self.tolerance + 1e-12
+
+
+class AcceptedAnswer(_Frozen):
+    """A short-answer text that earns `weight` of the credit."""
+
+    text: str = Field(min_length=1)
+    weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    feedback: str | None = None
+
+
+class MatchPair(_Frozen):
+    left: str
+    right: str
+
+
+class LawReference(_Frozen):
+    """A law the question depends on, so that a law revision can flag it."""
+
+    law: str = Field(min_length=1)
+    article: str = ""
+
+
+class QuestionContent(_Frozen):
+    """Everything that makes one version of a question, independent of where it is filed."""
+
+    type: QuestionType
+    stem: str = Field(min_length=1)
+    choices: tuple[Choice, ...] = ()
+    true_false_answer: bool | None = None
+    accepted_answers: tuple[AcceptedAnswer, ...] = ()
+    case_sensitive: bool = False
+    numeric_answers: tuple[NumericAnswer, ...] = ()
+    pairs: tuple[MatchPair, ...] = ()
+    explanation: str = ""
+    shuffle_choices: bool = True
+
+    @model_validator(mode="after")
+    def _type_rules(self) -> Self:  # noqa: C901 - one readable rule per type
+        t = self.type
+        if not self.stem.strip():
+            raise ValueError("the question text is empty")
+        if t in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_RESPONSE):
+            if len(self.choices) < 2:
+                raise ValueError(f"a {t.value} question needs at least 2 choices")
+            ids = [c.id for c in self.choices]
+            if len(set(ids)) != len(ids):
+                raise ValueError("choice ids must be unique")
+            if any(not c.text.strip() for c in self.choices):
+                raise ValueError("a choice is empty")
+            best = max(c.weight for c in self.choices)
+            if t is QuestionType.SINGLE_CHOICE and not math.isclose(best, 1.0):
+                raise ValueError("a single-choice question needs one choice worth full credit")
+            if t is QuestionType.MULTIPLE_RESPONSE:
+                total = sum(c.weight for c in self.choices if c.weight > 0)
+                if not math.isclose(total, 1.0, abs_tol=0.011):
+                    raise ValueError(
+                        f"the correct choices' weights add up to {total:.2f}, not 1.00"
+                    )
+        elif self.choices:
+            raise ValueError(f"a {t.value} question has no choices")
+        if t is QuestionType.TRUE_FALSE and self.true_false_answer is None:
+            raise ValueError("a true/false question needs its answer")
+        if t is QuestionType.SHORT_ANSWER:
+            if not self.accepted_answers or not any(
+                math.isclose(a.weight, 1.0) for a in self.accepted_answers
+            ):
+                raise ValueError("a short-answer question needs an accepted answer worth full credit")
+        if t is QuestionType.NUMERIC and not self.numeric_answers:
+            raise ValueError("a numeric question needs an accepted number or range")
+        if t is QuestionType.MATCHING and len(self.pairs) < 2:
+            raise ValueError("a matching question needs at least 2 pairs")
+        return self
+
+    def fingerprint(self) -> str:
+        """A stable hash of the content: equal content, equal fingerprint."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Media(_Frozen):
+    """A file a question refers to from its stem as `![alt](media:FILENAME)`."""
+
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str
+    data: bytes = Field(repr=False)
+
+
+class QuestionDraft(_Frozen):
+    """One question as it arrives from an import file or the editor.
+
+    `subject` and `topic` are codes within the certification (created when missing);
+    `*_name` carry display names where the source has them. `location` names the item in its
+    source (`line 12`, `id T1A01`) for error messages.
+    """
+
+    content: QuestionContent
+    external_id: str | None = None
+    title: str | None = None
+    subject: str | None = None
+    subject_name: str | None = None
+    topic: str | None = None
+    topic_name: str | None = None
+    tags: tuple[str, ...] = ()
+    law_refs: tuple[LawReference, ...] = ()
+    source: str | None = None
+    media: tuple[Media, ...] = ()
+    location: str = ""
+
+    def fingerprint(self) -> str:
+        """Fingerprint of what a new version would change: content plus its metadata."""
+        data = {
+            "content": self.content.model_dump(mode="json"),
+            "title": self.title,
+            "tags": sorted(self.tags),
+            "law_refs": [r.model_dump() for r in self.law_refs],
+            "source": self.source,
+            "media": sorted(
+                (m.filename, hashlib.sha256(m.data).hexdigest()) for m in self.media
+            ),
+        }
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()

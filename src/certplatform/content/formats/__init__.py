@@ -1,0 +1,1 @@
+"""Readers and writers for question interchange formats."""
