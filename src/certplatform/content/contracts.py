@@ -208,3 +208,23 @@ class QuestionDraft(_Frozen):
         }
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PassMode(StrEnum):
+    PERCENT = "percent"  # total points earned / total points, in percent
+    SECTION_AVERAGE = "section_average"  # mean of each section's percent (Korean 평균 점수)
+    COUNT = "count"  # number of questions answered fully right (FCC: 26 of 35)
+
+
+class PassRule(_Frozen):
+    """How an exam is passed: an overall mark, plus an optional floor per section (과락)."""
+
+    mode: PassMode
+    threshold: float = Field(ge=0)
+    section_floor: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.mode is not PassMode.COUNT and self.threshold > 100:
+            raise ValueError("a percent threshold is at most 100")
+        return self
