@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -228,3 +229,148 @@ class PassRule(_Frozen):
         if self.mode is not PassMode.COUNT and self.threshold > 100:
             raise ValueError("a percent threshold is at most 100")
         return self
+
+
+# ---- Read models returned by the content service -------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class TopicOut(_Out):
+    id: str
+    code: str
+    name: str
+    parent_id: str | None = None
+
+
+class SubjectOut(_Out):
+    id: str
+    code: str
+    name: str
+    position: int
+    topics: tuple[TopicOut, ...] = ()
+
+
+class CertificationOut(_Out):
+    id: str
+    code: str
+    name: str
+    description: str
+
+
+class CertificationDetail(CertificationOut):
+    subjects: tuple[SubjectOut, ...]
+    question_counts: dict[str, int]  # by status
+
+
+class VersionOut(_Out):
+    """One exact version of a question: what an attempt freezes and grades against."""
+
+    id: str
+    question_id: str
+    number: int
+    content: QuestionContent
+    title: str | None
+    tags: tuple[str, ...]
+    law_refs: tuple[LawReference, ...]
+    source: str | None
+    fingerprint: str
+    author_id: str | None
+    note: str
+    created_at: datetime
+
+
+class QuestionOut(_Out):
+    id: str
+    certification_code: str
+    external_id: str | None
+    subject_code: str | None
+    topic_code: str | None
+    status: QuestionStatus
+    version: VersionOut
+    updated_at: datetime
+
+
+class SectionSpec(_Frozen):
+    """A blueprint section as authors write it."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    subject_code: str | None = None
+    topic_codes: tuple[str, ...] = ()
+    draw: Literal["count", "one_per_topic"] = "count"
+    question_count: int = Field(ge=1, le=500)
+    points_per_question: float = Field(default=1.0, gt=0)
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=600)
+
+
+class BlueprintSpec(_Frozen):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    time_limit_minutes: int = Field(ge=1, le=1440)
+    shuffle_questions: bool = True
+    shuffle_choices: bool = True
+    calculator: bool = False
+    pass_rule: PassRule
+    sections: tuple[SectionSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_sections(self) -> Self:
+        codes = [s.code for s in self.sections]
+        if len(set(codes)) != len(codes):
+            raise ValueError("section codes must be unique")
+        for s in self.sections:
+            if s.draw == "one_per_topic" and s.topic_codes and len(s.topic_codes) != s.question_count:
+                raise ValueError(
+                    f"section {s.code}: one_per_topic draws {len(s.topic_codes)} questions, "
+                    f"not {s.question_count}"
+                )
+        return self
+
+
+class BlueprintOut(BlueprintSpec):
+    id: str
+    certification_code: str
+
+
+class PaperItemSpec(_Frozen):
+    question_id: str
+    section_code: str
+    section_name: str
+    points: float = Field(default=1.0, gt=0)
+
+
+class PastPaperSpec(_Frozen):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    source: str | None = None
+    time_limit_minutes: int = Field(ge=1, le=1440)
+    pass_rule: PassRule
+    items: tuple[PaperItemSpec, ...] = Field(min_length=1)
+
+
+class PastPaperOut(PastPaperSpec):
+    id: str
+    certification_code: str
+
+
+class CoverageRow(_Frozen):
+    section_code: str
+    needed: int
+    available: int
+    missing_topics: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.available >= self.needed and not self.missing_topics
+
+
+class ImportSummary(_Frozen):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: tuple[str, ...] = ()
+    dry_run: bool = False
+    certification: str = ""

@@ -1,0 +1,55 @@
+# cert-platform — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 3000
+BENCH  ?=
+export PORT
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck migrate bench install install-dev clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements/lock.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: requirements/dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime ## Install the runtime from the lock file into .venv
+
+install-dev: $(VENV)/.dev ## Install runtime and test tools into .venv
+
+run: install ## Migrate ./var/certplatform.db, load the demo once, serve on :$PORT (3000)
+	$(BIN)/certplatform serve --demo --port $(PORT)
+
+test: install-dev ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+lint: install-dev ## ruff (lint + format check) and the import-linter contracts
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: install-dev ## mypy --strict on src/
+	$(BIN)/mypy
+
+migrate: install ## Migrate the database of DATABASE_URL to the newest schema
+	$(BIN)/certplatform db upgrade
+
+bench: install-dev ## Run the benchmarks (BENCH=name for one) on SQLite and PostgreSQL
+	$(BIN)/python -m bench $(BENCH)
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var

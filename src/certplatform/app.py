@@ -1,0 +1,107 @@
+"""The ASGI application: wires the contexts' routers and builds shared state in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from certplatform.content.api import router as content_router
+from certplatform.identity.api import authenticate
+from certplatform.identity.api import router as identity_router
+from certplatform.identity.service import LoginLimiter
+from certplatform.kernel.auth import load_enforcer
+from certplatform.kernel.db import Database
+from certplatform.kernel.errors import AppError, TooManyRequests
+from certplatform.kernel.events import EventBus, relay_pending
+from certplatform.kernel.logging import configure_logging
+from certplatform.kernel.settings import Settings, get_settings
+from certplatform.kernel.storage import LocalStorage
+from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.async_database_url)
+        app.state.db = db
+        app.state.bus = EventBus()
+        limiter_storage = (
+            "async+" + settings.redis_url if settings.redis_url else "async+memory://"
+        )
+        app.state.login_limiter = LoginLimiter(
+            settings.login_limit_account, settings.login_limit_ip, limiter_storage
+        )
+        log.info("app.started", database=db.engine.dialect.name)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="cert-platform",
+        version="0.1.0",
+        description="Question bank, practice, CBT mock exams and remediation for certification exams.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.enforcer = load_enforcer()
+    app.state.authenticator = authenticate
+    app.state.storage = LocalStorage(settings.media_dir)
+    app.add_middleware(MetricsMiddleware)
+
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse(
+            {"error": {"code": "invalid", "message": message, "details": problems}},
+            status_code=422,
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(identity_router)
+    app.include_router(content_router)
+    return app
+
+
+async def relay_events(app: FastAPI) -> int:
+    """Relay the outbox once (used after writes and by the background relay)."""
+    async with app.state.db.sessions() as session:
+        return await relay_pending(session, app.state.bus)

@@ -1,0 +1,325 @@
+"""The `certplatform` command line: serve, migrate, demo data, users, import/export, search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from certplatform.content import service as content
+from certplatform.content.contracts import ImportSummary, QuestionStatus
+from certplatform.content.formats import registry
+from certplatform.content.formats.base import ImportFormatError
+from certplatform.identity import service as identity
+from certplatform.kernel import migrate
+from certplatform.kernel.db import Database
+from certplatform.kernel.errors import AppError
+from certplatform.kernel.settings import get_settings
+from certplatform.kernel.storage import LocalStorage
+
+app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo content.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
+
+T = TypeVar("T")
+
+
+class RoleChoice(StrEnum):
+    learner = "learner"
+    author = "author"
+    admin = "admin"
+
+
+class ImportStatus(StrEnum):
+    draft = "draft"
+    review = "review"
+    published = "published"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _run(work: Callable[[Database], Awaitable[T]]) -> T:
+    settings = get_settings()
+    _prepare_sqlite_dir(settings.database_url)
+
+    async def main() -> T:
+        db = Database(settings.async_database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        details = exc.details.get("errors") if isinstance(exc.details, dict) else None
+        for line in details or []:
+            typer.echo(f"  {line}", err=True)
+        raise _fail(exc.message) from exc
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    if "sqlite" in url and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _upgrade() -> None:
+    settings = get_settings()
+    _prepare_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.async_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    _upgrade()
+    typer.echo("Database is up to date.")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    migrate.check(get_settings().async_database_url)
+    typer.echo("Models and migrations agree.")
+
+
+@demo_app.command("load")
+def demo_load(
+    users: Annotated[int, typer.Option(help="extra generated learner accounts")] = 0,
+) -> None:
+    """Load the demo certifications, questions, blueprints and accounts (idempotent)."""
+    from certplatform.demo import load_demo, print_accounts
+
+    _upgrade()
+    storage = LocalStorage(get_settings().media_dir)
+    report = _run(lambda db: load_demo(db, storage, extra_users=users))
+    for line in report.lines:
+        typer.echo(line)
+    print_accounts()
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="port (default: PORT or 3000)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    demo: Annotated[bool, typer.Option(help="load the demo content first")] = False,
+) -> None:
+    """Migrate, optionally load the demo, and serve the platform."""
+    import uvicorn
+
+    from certplatform.app import create_app
+
+    settings = get_settings()
+    _upgrade()
+    if demo:
+        from certplatform.demo import load_demo, print_accounts
+
+        storage = LocalStorage(settings.media_dir)
+        for line in _run(lambda db: load_demo(db, storage)).lines:
+            typer.echo(line)
+        print_accounts()
+    bind_port = port or settings.port
+    bind_host = host or settings.host
+    typer.echo(f"Serving on http://{bind_host}:{bind_port}  (Ctrl-C stops)")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Annotated[RoleChoice, typer.Option(help="learner, author or admin")] = RoleChoice.learner,
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    password: Annotated[
+        str | None, typer.Option(help="password (default: CERTPLATFORM_PASSWORD or a prompt)")
+    ] = None,
+) -> None:
+    """Create an account."""
+    secret = password or os.environ.get("CERTPLATFORM_PASSWORD")
+    if not secret:
+        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as uow:
+            user = await identity.create_user(uow, email, secret, role=role.value, display_name=name)
+        return f"Created {user.email} ({user.role})."
+
+    typer.echo(_run(work))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format: Annotated[str, typer.Option("--format", "-f", help=", ".join(registry.FORMATS))],
+    certification: Annotated[str, typer.Option(help="certification code (created if missing)")],
+    name: Annotated[str | None, typer.Option(help="certification name when creating it")] = None,
+    map: Annotated[str | None, typer.Option("--map", help="CSV column map")] = None,
+    status: Annotated[ImportStatus, typer.Option(help="status of new questions")] = ImportStatus.draft,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report, change nothing")] = False,
+    skip_invalid: Annotated[bool, typer.Option(help="import the valid items only")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
+) -> None:
+    """Import questions from a file, all or nothing."""
+    data = file.read_bytes()
+    try:
+        parsed = registry.read(
+            format, data, registry.ReadOptions(mapping=map, base_dir=file.resolve().parent)
+        )
+    except ImportFormatError as exc:
+        if as_json:
+            typer.echo(json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": [str(exc)]}))
+        raise _fail(f"{file}: {exc}") from exc
+    storage = LocalStorage(get_settings().media_dir)
+
+    async def work(db: Database) -> ImportSummary:
+        async with db.transaction() as uow:
+            return await content.import_drafts(
+                uow,
+                storage,
+                certification,
+                parsed.drafts,
+                parse_errors=parsed.errors,
+                certification_name=name,
+                status=QuestionStatus(status.value),
+                dry_run=dry_run,
+                skip_invalid=skip_invalid,
+                source_name=file.name,
+            )
+
+    try:
+        summary = _run_import(work)
+    except content.ImportRejected as exc:
+        if as_json:
+            typer.echo(json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": exc.errors}, ensure_ascii=False))
+        else:
+            for line in exc.errors:
+                typer.echo(f"  {line}", err=True)
+        raise _fail(exc.message) from exc
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "created": summary.created,
+                    "updated": summary.updated,
+                    "unchanged": summary.unchanged,
+                    "errors": list(summary.errors),
+                    "dry_run": summary.dry_run,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        verb = "Would import" if dry_run else "Imported"
+        typer.echo(
+            f"{verb} into {certification}: {summary.created} created, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {len(summary.errors)} skipped."
+        )
+        for line in summary.errors:
+            typer.echo(f"  skipped {line}")
+
+
+def _run_import(work: Callable[[Database], Awaitable[ImportSummary]]) -> ImportSummary:
+    settings = get_settings()
+    _prepare_sqlite_dir(settings.database_url)
+
+    async def main() -> ImportSummary:
+        db = Database(settings.async_database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def export(
+    certification: Annotated[str, typer.Option(help="certification code")],
+    format: Annotated[str, typer.Option("--format", "-f", help="gift, moodle-xml, qti21, csv, aiken")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default: stdout)")] = None,
+    status: Annotated[QuestionStatus | None, typer.Option(help="only questions in this status")] = None,
+) -> None:
+    """Export a certification's questions to a file that imports back to the same questions."""
+    storage = LocalStorage(get_settings().media_dir)
+
+    async def work(db: Database) -> bytes:
+        async with db.transaction() as uow:
+            drafts = await content.export_drafts(uow, storage, certification, status)
+        return registry.write(format, drafts)
+
+    try:
+        data = _run(work)
+    except (ImportFormatError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if output:
+        output.write_bytes(data)
+        typer.echo(f"Wrote {output}.", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@app.command()
+def search(
+    text: str,
+    certification: Annotated[str | None, typer.Option(help="certification code")] = None,
+    subject: Annotated[str | None, typer.Option(help="subject code")] = None,
+    tag: Annotated[str | None, typer.Option(help="tag")] = None,
+    status: Annotated[QuestionStatus | None, typer.Option(help="status")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+) -> None:
+    """Full-text search over stems, choices and explanations, best first."""
+
+    async def work(db: Database) -> list[content.QuestionOut]:
+        async with db.transaction() as uow:
+            return await content.find_questions(
+                uow,
+                query=text,
+                certification_code=certification,
+                subject_code=subject,
+                tag=tag,
+                status=status,
+                limit=limit,
+            )
+
+    found = _run(work)
+    if not found:
+        typer.echo("No questions found.", err=True)
+        raise typer.Exit(1)
+    for q in found:
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": q.id,
+                        "certification": q.certification_code,
+                        "external_id": q.external_id,
+                        "status": q.status.value,
+                        "stem": q.version.content.stem,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            stem = " ".join(q.version.content.stem.split())
+            label = q.external_id or q.id[:8]
+            typer.echo(f"{q.certification_code} {label} [{q.status.value}] {stem[:100]}")
+
+
+if __name__ == "__main__":
+    app()

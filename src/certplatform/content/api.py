@@ -1,0 +1,307 @@
+"""Question bank REST routes under /api/v1. Thin: parse, call the service, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from certplatform.content import service
+from certplatform.content.contracts import (
+    BlueprintOut,
+    BlueprintSpec,
+    CertificationDetail,
+    CertificationOut,
+    CoverageRow,
+    ImportSummary,
+    LawReference,
+    PastPaperOut,
+    PastPaperSpec,
+    QuestionContent,
+    QuestionDraft,
+    QuestionOut,
+    QuestionStatus,
+    VersionOut,
+)
+from certplatform.content.formats import registry
+from certplatform.content.formats.base import ImportFormatError
+from certplatform.kernel.auth import Principal, get_uow, require
+from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.errors import Invalid
+from certplatform.kernel.storage import LocalStorage
+
+router = APIRouter(prefix="/api/v1", tags=["content"])
+UoW = Annotated[UnitOfWork, Depends(get_uow)]
+MAX_UPLOAD = 200 * 1024 * 1024
+
+
+def storage(request: Request) -> LocalStorage:
+    store: LocalStorage = request.app.state.storage
+    return store
+
+
+class CertificationIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+
+
+class QuestionIn(BaseModel):
+    """A question as the editor sends it (media are uploaded separately)."""
+
+    content: QuestionContent
+    external_id: str | None = Field(default=None, max_length=128)
+    title: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=64)
+    subject_name: str | None = Field(default=None, max_length=200)
+    topic: str | None = Field(default=None, max_length=64)
+    topic_name: str | None = Field(default=None, max_length=200)
+    tags: tuple[str, ...] = ()
+    law_refs: tuple[LawReference, ...] = ()
+    source: str | None = Field(default=None, max_length=200)
+
+    def draft(self) -> QuestionDraft:
+        return QuestionDraft(**self.model_dump())
+
+
+class QuestionEdit(QuestionIn):
+    expected_version: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=500)
+
+
+class StatusChange(BaseModel):
+    question_ids: list[str] = Field(min_length=1, max_length=5000)
+    status: QuestionStatus
+
+
+class QuestionPage(BaseModel):
+    items: list[QuestionOut]
+    limit: int
+    offset: int
+
+
+@router.get("/certifications", response_model=list[CertificationOut])
+async def certifications(
+    uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+) -> list[CertificationOut]:
+    return await service.list_certifications(uow)
+
+
+@router.post("/certifications", response_model=CertificationOut, status_code=201)
+async def create_certification(
+    body: CertificationIn, uow: UoW, _: Annotated[object, Depends(require("form", "write"))]
+) -> CertificationOut:
+    return await service.ensure_certification(uow, body.code, body.name, body.description)
+
+
+@router.get("/certifications/{code}", response_model=CertificationDetail)
+async def certification(
+    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+) -> CertificationDetail:
+    return await service.certification_detail(uow, code)
+
+
+@router.get("/certifications/{code}/blueprints", response_model=list[BlueprintOut])
+async def blueprints(
+    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+) -> list[BlueprintOut]:
+    return await service.blueprints(uow, code)
+
+
+@router.put("/certifications/{code}/blueprints", response_model=BlueprintOut)
+async def save_blueprint(
+    code: str,
+    body: BlueprintSpec,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("form", "write"))],
+) -> BlueprintOut:
+    return await service.save_blueprint(uow, code, body, principal)
+
+
+@router.get("/blueprints/{blueprint_id}/coverage", response_model=list[CoverageRow])
+async def blueprint_coverage(
+    blueprint_id: str, uow: UoW, _: Annotated[object, Depends(require("form", "read"))]
+) -> list[CoverageRow]:
+    return await service.coverage(uow, blueprint_id)
+
+
+@router.get("/certifications/{code}/past-papers", response_model=list[PastPaperOut])
+async def past_papers(
+    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+) -> list[PastPaperOut]:
+    return await service.past_papers(uow, code)
+
+
+@router.put("/certifications/{code}/past-papers", response_model=PastPaperOut)
+async def save_past_paper(
+    code: str,
+    body: PastPaperSpec,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("form", "write"))],
+) -> PastPaperOut:
+    return await service.save_past_paper(uow, code, body, principal)
+
+
+@router.get("/questions", response_model=QuestionPage)
+async def questions(
+    uow: UoW,
+    _: Annotated[object, Depends(require("question", "read"))],
+    q: Annotated[str | None, Query(max_length=200, description="full-text query")] = None,
+    certification: str | None = None,
+    subject: str | None = None,
+    topic: str | None = None,
+    tag: str | None = None,
+    status: QuestionStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QuestionPage:
+    items = await service.find_questions(
+        uow,
+        query=q,
+        certification_code=certification,
+        subject_code=subject,
+        topic_code=topic,
+        tag=tag,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    return QuestionPage(items=items, limit=limit, offset=offset)
+
+
+@router.post("/certifications/{code}/questions", response_model=QuestionOut, status_code=201)
+async def create_question(
+    code: str,
+    body: QuestionIn,
+    request: Request,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("question", "write"))],
+) -> QuestionOut:
+    return await service.create_question(uow, storage(request), code, body.draft(), principal)
+
+
+@router.get("/questions/{question_id}", response_model=QuestionOut)
+async def question(
+    question_id: str, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
+) -> QuestionOut:
+    return await service.get_question(uow, question_id)
+
+
+@router.put("/questions/{question_id}", response_model=QuestionOut)
+async def edit_question(
+    question_id: str,
+    body: QuestionEdit,
+    request: Request,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("question", "write"))],
+) -> QuestionOut:
+    return await service.edit_question(
+        uow,
+        storage(request),
+        question_id,
+        QuestionIn.model_validate(body.model_dump(exclude={"expected_version", "note"})).draft(),
+        principal,
+        note=body.note,
+        expected_version=body.expected_version,
+    )
+
+
+@router.get("/questions/{question_id}/versions", response_model=list[VersionOut])
+async def question_versions(
+    question_id: str, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
+) -> list[VersionOut]:
+    return await service.question_versions(uow, question_id)
+
+
+@router.get("/questions/{question_id}/versions/{number}", response_model=VersionOut)
+async def question_version(
+    question_id: str,
+    number: int,
+    uow: UoW,
+    _: Annotated[object, Depends(require("question", "read"))],
+) -> VersionOut:
+    return await service.question_version(uow, question_id, number)
+
+
+@router.post("/questions/status", response_model=list[QuestionOut])
+async def change_status(
+    body: StatusChange,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("question", "publish"))],
+) -> list[QuestionOut]:
+    return await service.set_status(uow, body.question_ids, body.status, principal)
+
+
+@router.post("/certifications/{code}/import", response_model=ImportSummary)
+async def import_file(
+    code: str,
+    request: Request,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("import", "run"))],
+    file: Annotated[UploadFile, File(description="the file to import")],
+    format: Annotated[str, Form()],
+    name: Annotated[str | None, Form()] = None,
+    map: Annotated[str | None, Form(description="CSV column map")] = None,
+    status: Annotated[Literal["draft", "review", "published"], Form()] = "draft",
+    dry_run: Annotated[bool, Form()] = False,
+    skip_invalid: Annotated[bool, Form()] = False,
+) -> ImportSummary:
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise Invalid("The file is larger than 200 MB.")
+    try:
+        parsed = registry.read(format, data, registry.ReadOptions(mapping=map))
+    except ImportFormatError as exc:
+        raise Invalid(f"{file.filename or 'The file'}: {exc}") from exc
+    return await service.import_drafts(
+        uow,
+        storage(request),
+        code,
+        parsed.drafts,
+        parse_errors=parsed.errors,
+        certification_name=name,
+        status=QuestionStatus(status),
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        actor=principal,
+        source_name=file.filename or "",
+    )
+
+
+@router.get("/certifications/{code}/export")
+async def export(
+    code: str,
+    request: Request,
+    uow: UoW,
+    _: Annotated[object, Depends(require("export", "run"))],
+    format: Literal["gift", "moodle-xml", "qti21", "csv", "aiken"] = "gift",
+    status: QuestionStatus | None = None,
+) -> Response:
+    drafts = await service.export_drafts(uow, storage(request), code, status)
+    try:
+        data = registry.write(format, drafts)
+    except (ImportFormatError, ValueError) as exc:
+        raise Invalid(str(exc)) from exc
+    fmt = registry.get_format(format)
+    return Response(
+        data,
+        media_type=fmt.media_type,
+        headers={"content-disposition": f'attachment; filename="{code}.{fmt.extension}"'},
+    )
+
+
+@router.get("/certifications/{code}/media/{filename}")
+async def media(
+    code: str,
+    filename: str,
+    request: Request,
+    uow: UoW,
+    _: Annotated[object, Depends(require("catalog", "read"))],
+) -> Response:
+    content_type, digest = await service.media_file(uow, code, filename)
+    return Response(
+        storage(request).get(digest),
+        media_type=content_type,
+        headers={"cache-control": "public, max-age=86400, immutable"},
+    )

@@ -1,0 +1,288 @@
+"""Every query of the content context. Takes the session; never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from certplatform.content import search
+from certplatform.content.models import (
+    Blueprint,
+    BlueprintSection,
+    Certification,
+    MediaFile,
+    PastPaper,
+    PastPaperItem,
+    Question,
+    QuestionTag,
+    QuestionVersion,
+    Subject,
+    Topic,
+)
+
+
+async def certification_by_code(session: AsyncSession, code: str) -> Certification | None:
+    return await session.scalar(select(Certification).where(Certification.code == code))
+
+
+async def certifications(session: AsyncSession) -> list[Certification]:
+    return list((await session.scalars(select(Certification).order_by(Certification.code))).all())
+
+
+async def subjects_of(session: AsyncSession, certification_id: str) -> list[Subject]:
+    query = (
+        select(Subject)
+        .where(Subject.certification_id == certification_id)
+        .order_by(Subject.position, Subject.code)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def topics_of(session: AsyncSession, subject_ids: Sequence[str]) -> list[Topic]:
+    if not subject_ids:
+        return []
+    query = (
+        select(Topic).where(Topic.subject_id.in_(subject_ids)).order_by(Topic.position, Topic.code)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def question_index(
+    session: AsyncSession, certification_id: str
+) -> list[tuple[str, str | None, str, int, str]]:
+    """(id, external_id, fingerprint, current_version, status) of every question."""
+    rows = await session.execute(
+        select(
+            Question.id,
+            Question.external_id,
+            Question.fingerprint,
+            Question.current_version,
+            Question.status,
+        ).where(Question.certification_id == certification_id)
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+async def question(session: AsyncSession, question_id: str) -> Question | None:
+    return await session.get(Question, question_id)
+
+
+async def version(session: AsyncSession, question_id: str, number: int) -> QuestionVersion | None:
+    return await session.scalar(
+        select(QuestionVersion).where(
+            QuestionVersion.question_id == question_id, QuestionVersion.number == number
+        )
+    )
+
+
+async def versions_of(session: AsyncSession, question_id: str) -> list[QuestionVersion]:
+    query = (
+        select(QuestionVersion)
+        .where(QuestionVersion.question_id == question_id)
+        .order_by(QuestionVersion.number)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def versions_by_id(session: AsyncSession, ids: Sequence[str]) -> list[QuestionVersion]:
+    if not ids:
+        return []
+    return list((await session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))).all())
+
+
+async def current_versions(
+    session: AsyncSession, question_ids: Sequence[str]
+) -> list[tuple[Question, QuestionVersion]]:
+    if not question_ids:
+        return []
+    rows = await session.execute(
+        select(Question, QuestionVersion)
+        .join(
+            QuestionVersion,
+            (QuestionVersion.question_id == Question.id)
+            & (QuestionVersion.number == Question.current_version),
+        )
+        .where(Question.id.in_(question_ids))
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True)
+class QuestionFilter:
+    certification_id: str | None = None
+    subject_id: str | None = None
+    topic_id: str | None = None
+    tag: str | None = None
+    status: str | None = None
+
+
+def _filtered(query: Select[Any], f: QuestionFilter) -> Select[Any]:
+    if f.certification_id:
+        query = query.where(Question.certification_id == f.certification_id)
+    if f.subject_id:
+        query = query.where(Question.subject_id == f.subject_id)
+    if f.topic_id:
+        query = query.where(Question.topic_id == f.topic_id)
+    if f.status:
+        query = query.where(Question.status == f.status)
+    if f.tag:
+        query = query.where(
+            Question.id.in_(select(QuestionTag.question_id).where(QuestionTag.tag == f.tag))
+        )
+    return query
+
+
+async def list_question_ids(
+    session: AsyncSession, f: QuestionFilter, *, limit: int, offset: int
+) -> list[str]:
+    query = _filtered(select(Question.id), f).order_by(Question.external_id, Question.id)
+    return list((await session.scalars(query.limit(limit).offset(offset))).all())
+
+
+async def count_questions(session: AsyncSession, f: QuestionFilter) -> int:
+    query = _filtered(select(func.count()).select_from(Question), f)
+    return int(await session.scalar(query) or 0)
+
+
+async def search_question_ids(
+    session: AsyncSession, query: str, f: QuestionFilter, *, limit: int, offset: int
+) -> list[str]:
+    """Ids of matching questions, best first."""
+    terms = search.parse_query(query)
+    if not terms:
+        return []
+    where = []
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    for column, value in (
+        ("certification_id", f.certification_id),
+        ("subject_id", f.subject_id),
+        ("topic_id", f.topic_id),
+        ("status", f.status),
+    ):
+        if value:
+            where.append(f"q.{column} = :{column}")
+            params[column] = value
+    if f.tag:
+        where.append("q.id IN (SELECT question_id FROM question_tags WHERE tag = :tag)")
+        params["tag"] = f.tag
+    extra = "".join(f" AND {w}" for w in where)
+    if session.bind.dialect.name == "sqlite":
+        params["m"] = search.fts5_match(terms)
+        sql = (
+            "SELECT q.id FROM question_search s JOIN questions q ON q.id = s.qid "
+            f"WHERE question_search MATCH :m{extra} "
+            "ORDER BY bm25(question_search, 0.0, 1.0), q.id LIMIT :limit OFFSET :offset"
+        )
+    else:
+        params["tsq"] = search.tsquery(terms)
+        sql = (
+            "SELECT q.id FROM question_search s JOIN questions q ON q.id = s.question_id, "
+            "to_tsquery('simple', :tsq) query "
+            f"WHERE s.document @@ query{extra} "
+            "ORDER BY ts_rank_cd(s.document, query) DESC, q.id LIMIT :limit OFFSET :offset"
+        )
+    return [row[0] for row in await session.execute(text(sql), params)]
+
+
+async def replace_tags(session: AsyncSession, question_id: str, tags: Sequence[str]) -> None:
+    await session.execute(delete(QuestionTag).where(QuestionTag.question_id == question_id))
+    for tag in dict.fromkeys(tags):
+        session.add(QuestionTag(question_id=question_id, tag=tag))
+
+
+async def tags_of(session: AsyncSession, question_ids: Sequence[str]) -> dict[str, list[str]]:
+    rows = await session.execute(
+        select(QuestionTag.question_id, QuestionTag.tag).where(
+            QuestionTag.question_id.in_(question_ids)
+        )
+    )
+    out: dict[str, list[str]] = {}
+    for qid, tag in rows:
+        out.setdefault(qid, []).append(tag)
+    return out
+
+
+async def media_by_name(
+    session: AsyncSession, certification_id: str, filenames: Sequence[str]
+) -> dict[str, MediaFile]:
+    if not filenames:
+        return {}
+    rows = await session.scalars(
+        select(MediaFile).where(
+            MediaFile.certification_id == certification_id, MediaFile.filename.in_(filenames)
+        )
+    )
+    return {m.filename: m for m in rows}
+
+
+async def media_of(session: AsyncSession, certification_id: str) -> dict[str, MediaFile]:
+    rows = await session.scalars(
+        select(MediaFile).where(MediaFile.certification_id == certification_id)
+    )
+    return {m.filename: m for m in rows}
+
+
+async def blueprints_of(session: AsyncSession, certification_id: str) -> list[Blueprint]:
+    query = (
+        select(Blueprint).where(Blueprint.certification_id == certification_id).order_by(Blueprint.code)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def blueprint(session: AsyncSession, blueprint_id: str) -> Blueprint | None:
+    return await session.get(Blueprint, blueprint_id)
+
+
+async def blueprint_by_code(
+    session: AsyncSession, certification_id: str, code: str
+) -> Blueprint | None:
+    return await session.scalar(
+        select(Blueprint).where(
+            Blueprint.certification_id == certification_id, Blueprint.code == code
+        )
+    )
+
+
+async def sections_of(session: AsyncSession, blueprint_id: str) -> list[BlueprintSection]:
+    query = (
+        select(BlueprintSection)
+        .where(BlueprintSection.blueprint_id == blueprint_id)
+        .order_by(BlueprintSection.position)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def past_papers_of(session: AsyncSession, certification_id: str) -> list[PastPaper]:
+    query = (
+        select(PastPaper).where(PastPaper.certification_id == certification_id).order_by(PastPaper.code)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def past_paper(session: AsyncSession, paper_id: str) -> PastPaper | None:
+    return await session.get(PastPaper, paper_id)
+
+
+async def past_paper_items(session: AsyncSession, paper_id: str) -> list[PastPaperItem]:
+    query = (
+        select(PastPaperItem).where(PastPaperItem.paper_id == paper_id).order_by(PastPaperItem.position)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def published_pool(
+    session: AsyncSession, certification_id: str
+) -> list[tuple[str, str | None, str | None]]:
+    """(question id, subject code, topic code) of every published question."""
+    rows = await session.execute(
+        select(Question.id, Subject.code, Topic.code)
+        .outerjoin(Subject, Subject.id == Question.subject_id)
+        .outerjoin(Topic, Topic.id == Question.topic_id)
+        .where(Question.certification_id == certification_id, Question.status == "published")
+        .order_by(Question.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,1 @@
+"""Identity context: accounts, roles, sessions and bearer tokens, login rate limits."""

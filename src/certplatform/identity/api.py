@@ -1,0 +1,178 @@
+"""Identity REST routes: sign-up, sign-in (cookie or bearer), sign-out, me, users and roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from certplatform.identity import service
+from certplatform.identity.contracts import UserOut
+from certplatform.kernel.auth import Principal, Role, get_uow, require, signed_in
+from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.settings import Settings
+
+SESSION_COOKIE = "cp_session"
+router = APIRouter(prefix="/api/v1", tags=["identity"])
+UoW = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+
+
+class SignUp(Credentials):
+    display_name: str = Field(default="", max_length=100)
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    csrf_token: str | None
+    expires_at: str
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: str
+    user: UserOut
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class RoleChange(BaseModel):
+    role: Role
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request, uow: UnitOfWork) -> Principal | None:
+    """Bearer token from the Authorization header, else the session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return await service.principal_for_token(uow, header[7:].strip(), "bearer")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await service.principal_for_token(uow, cookie, "cookie")
+    return None
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+@router.post("/accounts", status_code=201, response_model=UserOut)
+async def sign_up(
+    body: SignUp, uow: UoW, _: Annotated[object, Depends(require("account", "create"))]
+) -> UserOut:
+    return await service.create_user(
+        uow, body.email, body.password, display_name=body.display_name
+    )
+
+
+@router.post("/auth/login", response_model=LoginOut)
+async def login(
+    body: Credentials,
+    request: Request,
+    response: Response,
+    uow: UoW,
+    _: Annotated[object, Depends(require("session", "create"))],
+) -> LoginOut:
+    settings: Settings = request.app.state.settings
+    issued = await service.sign_in(
+        uow,
+        request.app.state.login_limiter,
+        body.email,
+        body.password,
+        kind="cookie",
+        ip=client_ip(request),
+        days=settings.session_days,
+    )
+    set_session_cookie(response, settings, issued.token)
+    return LoginOut(
+        user=issued.user, csrf_token=issued.csrf_token, expires_at=issued.expires_at.isoformat()
+    )
+
+
+@router.post("/auth/token", response_model=TokenOut)
+async def token(
+    body: Credentials,
+    request: Request,
+    uow: UoW,
+    _: Annotated[object, Depends(require("session", "create"))],
+) -> TokenOut:
+    settings: Settings = request.app.state.settings
+    issued = await service.sign_in(
+        uow,
+        request.app.state.login_limiter,
+        body.email,
+        body.password,
+        kind="bearer",
+        ip=client_ip(request),
+        days=settings.session_days,
+    )
+    return TokenOut(
+        access_token=issued.token, expires_at=issued.expires_at.isoformat(), user=issued.user
+    )
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(
+    response: Response,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("session", "delete"))],
+) -> None:
+    await service.sign_out(uow, signed_in(principal))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=UserOut)
+async def me(
+    uow: UoW, principal: Annotated[Principal | None, Depends(require("self", "read"))]
+) -> UserOut:
+    return await service.get_user(uow, signed_in(principal).user_id)
+
+
+@router.post("/me/password", status_code=204)
+async def change_password(
+    body: PasswordChange,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("self", "update"))],
+) -> None:
+    await service.change_password(uow, signed_in(principal), body.current_password, body.new_password)
+
+
+@router.get("/users", response_model=list[UserOut])
+async def users(
+    uow: UoW,
+    _: Annotated[object, Depends(require("user", "read"))],
+    role: Role | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UserOut]:
+    return await service.list_users(uow, role=role, limit=limit, offset=offset)
+
+
+@router.put("/users/{user_id}/role", response_model=UserOut)
+async def set_role(
+    user_id: str,
+    body: RoleChange,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("user", "write"))],
+) -> UserOut:
+    return await service.set_role(uow, signed_in(principal), user_id, body.role)

@@ -1,0 +1,52 @@
+"""Every query of the identity context."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from certplatform.identity.models import AuthSession, User
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def list_users(
+    session: AsyncSession, *, role: str | None, limit: int, offset: int
+) -> list[User]:
+    query = select(User).order_by(User.created_at, User.email).limit(limit).offset(offset)
+    if role:
+        query = query.where(User.role == role)
+    return list((await session.scalars(query)).all())
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def session_with_user(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> tuple[AuthSession, User] | None:
+    row = (
+        await session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def delete_session(session: AsyncSession, session_id: str) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
+
+
+async def delete_sessions_of(session: AsyncSession, user_id: str) -> None:
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))

@@ -1,0 +1,98 @@
+"""Who may call a route: principals, the Casbin enforcer and the `Requirement` dependency.
+
+Every API route depends on a `Requirement(resource, action)`; the route-table test walks the
+app and fails on any route without one. The identity context supplies the authenticator
+(cookie session or bearer token → `Principal`) through `app.state.authenticator`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import casbin
+from fastapi import Depends, Request
+
+from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.errors import Forbidden, NotAuthenticated
+
+Role = Literal["learner", "author", "admin"]
+ROLES: tuple[Role, ...] = ("learner", "author", "admin")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+POLICY_DIR = Path(__file__).parent / "policy"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    email: str
+    role: Role
+    display_name: str
+    via: Literal["cookie", "bearer"]
+    session_id: str
+    csrf_token: str | None = None
+
+
+Authenticator = Callable[[Request, UnitOfWork], Awaitable[Principal | None]]
+
+
+def load_enforcer() -> casbin.Enforcer:
+    return casbin.Enforcer(str(POLICY_DIR / "model.conf"), str(POLICY_DIR / "policy.csv"))
+
+
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work: committed before the response leaves, or rolled back."""
+    async with request.app.state.db.transaction() as uow:
+        yield uow
+
+
+class Requirement:
+    """A route dependency: the caller's role must be allowed `action` on `resource`."""
+
+    def __init__(self, resource: str, action: str) -> None:
+        self.resource = resource
+        self.action = action
+
+    def __repr__(self) -> str:
+        return f"Requirement({self.resource!r}, {self.action!r})"
+
+    async def __call__(
+        self, request: Request, uow: UnitOfWork = Depends(get_uow)
+    ) -> Principal | None:
+        authenticator: Authenticator = request.app.state.authenticator
+        principal = await authenticator(request, uow)
+        role = principal.role if principal else "anonymous"
+        enforcer: casbin.Enforcer = request.app.state.enforcer
+        if not enforcer.enforce(role, self.resource, self.action):
+            if principal is None:
+                raise NotAuthenticated("Sign in to do this.")
+            raise Forbidden(f"Your role ({role}) may not {self.action} {self.resource}.")
+        if principal and principal.via == "cookie" and request.method not in SAFE_METHODS:
+            await _check_csrf(request, principal)
+        return principal
+
+
+async def _check_csrf(request: Request, principal: Principal) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        raise Forbidden("Missing or wrong CSRF token; reload the page and try again.")
+
+
+def require(resource: str, action: str) -> Requirement:
+    return Requirement(resource, action)
+
+
+def signed_in(principal: Principal | None) -> Principal:
+    """Narrow an optional principal for routes whose policy already excludes anonymous."""
+    if principal is None:
+        raise NotAuthenticated("Sign in to do this.")
+    return principal

@@ -1,0 +1,122 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, from migrated schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from certplatform.app import create_app
+from certplatform.identity.service import use_fast_hashing
+from certplatform.kernel import migrate
+from certplatform.kernel.db import Base, Database
+from certplatform.kernel.settings import Settings, to_async_url
+from certplatform.kernel.storage import LocalStorage
+from certplatform.models import import_all_models
+
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+BACKENDS = os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+use_fast_hashing()
+import_all_models()
+
+
+def shared_data() -> Path:
+    """The read-only sample data beside the checkout (../shared/data)."""
+    return Path(os.environ.get("SHARED_DATA", SHARED_DATA))
+
+
+async def _fresh_postgres() -> str:
+    url = make_url(to_async_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)))
+    name = f"{url.database}_certplatform"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A freshly migrated database; `alembic check` proves models and migrations agree."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = await _fresh_postgres()
+    await asyncio.to_thread(migrate.upgrade, url)
+    await asyncio.to_thread(migrate.check, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, media_dir: Path) -> Settings:
+    return Settings(
+        APP_ENV="test",
+        DATABASE_URL=database_url,
+        MEDIA_DIR=media_dir,
+        LOGIN_LIMIT_ACCOUNT="5/minute",
+        LOGIN_LIMIT_IP="1000/minute",
+        LOG_LEVEL="WARNING",
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def db(app: FastAPI) -> AsyncIterator[Database]:
+    """The app's database, emptied before each test."""
+    database: Database = app.state.db
+    await _truncate(database)
+    await app.state.login_limiter.reset()
+    yield database
+
+
+async def _truncate(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as conn:
+        if database.is_sqlite:
+            for name in [*tables, "question_search"]:
+                await conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            names = ", ".join(f'"{n}"' for n in [*tables, "question_search"])
+            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def storage(app: FastAPI) -> LocalStorage:
+    store: LocalStorage = app.state.storage
+    return store
+
+
+@pytest.fixture
+def backend(database_url: str) -> Iterator[str]:
+    yield "sqlite" if database_url.startswith("sqlite") else "postgresql"
