@@ -118,5 +118,5 @@ def storage(app: FastAPI) -> LocalStorage:
 
 
 @pytest.fixture
-def backend(database_url: str) -> Iterator[str]:
-    yield "sqlite" if database_url.startswith("sqlite") else "postgresql"
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"

@@ -37,9 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.async_database_url)
         app.state.db = db
         app.state.bus = EventBus()
-        limiter_storage = (
-            "async+" + settings.redis_url if settings.redis_url else "async+memory://"
-        )
+        limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account, settings.login_limit_ip, limiter_storage
         )
@@ -52,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="cert-platform",
         version="0.1.0",
-        description="Question bank, practice, CBT mock exams and remediation for certification exams.",
+        description="Question bank, practice, CBT mock exams and remediation for certifications.",
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
@@ -65,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        headers = (
+            {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with request.app.state.db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 

@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from certplatform.content import service as content
-from certplatform.content.contracts import ImportSummary, QuestionStatus
+from certplatform.content.contracts import ImportSummary, QuestionOut, QuestionStatus
 from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
 from certplatform.identity import service as identity
@@ -156,7 +156,9 @@ def users_create(
 
     async def work(db: Database) -> str:
         async with db.transaction() as uow:
-            user = await identity.create_user(uow, email, secret, role=role.value, display_name=name)
+            user = await identity.create_user(
+                uow, email, secret, role=role.value, display_name=name
+            )
         return f"Created {user.email} ({user.role})."
 
     typer.echo(_run(work))
@@ -169,7 +171,9 @@ def import_(
     certification: Annotated[str, typer.Option(help="certification code (created if missing)")],
     name: Annotated[str | None, typer.Option(help="certification name when creating it")] = None,
     map: Annotated[str | None, typer.Option("--map", help="CSV column map")] = None,
-    status: Annotated[ImportStatus, typer.Option(help="status of new questions")] = ImportStatus.draft,
+    status: Annotated[
+        ImportStatus, typer.Option(help="status of new questions")
+    ] = ImportStatus.draft,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report, change nothing")] = False,
     skip_invalid: Annotated[bool, typer.Option(help="import the valid items only")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
@@ -182,7 +186,9 @@ def import_(
         )
     except ImportFormatError as exc:
         if as_json:
-            typer.echo(json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": [str(exc)]}))
+            typer.echo(
+                json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": [str(exc)]})
+            )
         raise _fail(f"{file}: {exc}") from exc
     storage = LocalStorage(get_settings().media_dir)
 
@@ -205,7 +211,12 @@ def import_(
         summary = _run_import(work)
     except content.ImportRejected as exc:
         if as_json:
-            typer.echo(json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": exc.errors}, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {"created": 0, "updated": 0, "unchanged": 0, "errors": exc.errors},
+                    ensure_ascii=False,
+                )
+            )
         else:
             for line in exc.errors:
                 typer.echo(f"  {line}", err=True)
@@ -250,9 +261,15 @@ def _run_import(work: Callable[[Database], Awaitable[ImportSummary]]) -> ImportS
 @app.command()
 def export(
     certification: Annotated[str, typer.Option(help="certification code")],
-    format: Annotated[str, typer.Option("--format", "-f", help="gift, moodle-xml, qti21, csv, aiken")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default: stdout)")] = None,
-    status: Annotated[QuestionStatus | None, typer.Option(help="only questions in this status")] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="gift, moodle-xml, qti21, csv, aiken")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default: stdout)")
+    ] = None,
+    status: Annotated[
+        QuestionStatus | None, typer.Option(help="only questions in this status")
+    ] = None,
 ) -> None:
     """Export a certification's questions to a file that imports back to the same questions."""
     storage = LocalStorage(get_settings().media_dir)
@@ -285,7 +302,7 @@ def search(
 ) -> None:
     """Full-text search over stems, choices and explanations, best first."""
 
-    async def work(db: Database) -> list[content.QuestionOut]:
+    async def work(db: Database) -> list[QuestionOut]:
         async with db.transaction() as uow:
             return await content.find_questions(
                 uow,

@@ -10,8 +10,8 @@ from certplatform.content import service
 from certplatform.content.contracts import QuestionStatus
 from certplatform.content.formats import fcc_json
 from certplatform.content.formats.base import ItemError, ParseResult
-from certplatform.kernel.errors import Conflict
 from certplatform.kernel.db import Database
+from certplatform.kernel.errors import Conflict
 from certplatform.kernel.storage import LocalStorage
 from tests.support.content import choice_question
 
@@ -121,7 +121,9 @@ async def test_items_without_ids_match_by_content_fingerprint(
 
 async def test_status_moves_along_the_workflow_only(db: Database, storage: LocalStorage) -> None:
     async with db.transaction() as uow:
-        await service.import_drafts(uow, storage, "KR-X", [choice_question("문항", external_id="Q")])
+        await service.import_drafts(
+            uow, storage, "KR-X", [choice_question("문항", external_id="Q")]
+        )
         [q] = await service.find_questions(uow, certification_code="KR-X")
     with pytest.raises(Conflict, match="can move to"):
         async with db.transaction() as uow:

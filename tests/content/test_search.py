@@ -89,10 +89,14 @@ async def test_nothing_matches_nonsense_and_syntax_is_harmless(bank: Database) -
     assert await _codes(bank, "   ") != []  # blank query lists instead of searching
 
 
-async def test_search_follows_a_new_version(db: Database, bank: Database, storage: LocalStorage) -> None:
+async def test_search_follows_a_new_version(
+    db: Database, bank: Database, storage: LocalStorage
+) -> None:
     async with db.transaction() as uow:
         [k4] = await service.find_questions(uow, query="기억장치")
-        edited = choice_question("페이지 교체 알고리즘으로 옳은 것은?", external_id="K4", subject="S4")
+        edited = choice_question(
+            "페이지 교체 알고리즘으로 옳은 것은?", external_id="K4", subject="S4"
+        )
         await service.edit_question(uow, storage, k4.id, edited, None)
     assert await _codes(db, "기억장치") == []
     assert await _codes(db, "페이지") == ["K4"]

@@ -55,7 +55,9 @@ async def test_failed_logins_per_account_are_limited_with_a_clear_429(
 ) -> None:
     email = await make_user(db)
     for _ in range(5):
-        reply = await client.post("/api/v1/auth/token", json={"email": email, "password": "bad-pass1"})
+        reply = await client.post(
+            "/api/v1/auth/token", json={"email": email, "password": "bad-pass1"}
+        )
         assert reply.status_code == 401
     blocked = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     assert blocked.status_code == 429
@@ -79,9 +81,7 @@ async def test_cookie_session_needs_the_csrf_token_for_writes(
     refused = await client.post("/api/v1/me/password", json=change)
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["error"]["message"]
-    accepted = await client.post(
-        "/api/v1/me/password", json=change, headers={"x-csrf-token": csrf}
-    )
+    accepted = await client.post("/api/v1/me/password", json=change, headers={"x-csrf-token": csrf})
     assert accepted.status_code == 204
     # A password change ends every session, this one included.
     assert (await client.get("/api/v1/me")).status_code == 401

@@ -17,7 +17,15 @@ from certplatform.kernel.auth import Requirement
 from certplatform.kernel.db import Database
 from tests.support.accounts import bearer
 
-OPERATIONAL = {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+OPERATIONAL = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+    "/redoc",
+}
 
 
 def requirements(route: APIRoute) -> list[Requirement]:

@@ -124,7 +124,7 @@ class QuestionContent(_Frozen):
     shuffle_choices: bool = True
 
     @model_validator(mode="after")
-    def _type_rules(self) -> Self:  # noqa: C901 - one readable rule per type
+    def _type_rules(self) -> Self:
         t = self.type
         if not self.stem.strip():
             raise ValueError("the question text is empty")
@@ -149,11 +149,10 @@ class QuestionContent(_Frozen):
             raise ValueError(f"a {t.value} question has no choices")
         if t is QuestionType.TRUE_FALSE and self.true_false_answer is None:
             raise ValueError("a true/false question needs its answer")
-        if t is QuestionType.SHORT_ANSWER:
-            if not self.accepted_answers or not any(
-                math.isclose(a.weight, 1.0) for a in self.accepted_answers
-            ):
-                raise ValueError("a short-answer question needs an accepted answer worth full credit")
+        if t is QuestionType.SHORT_ANSWER and not any(
+            math.isclose(a.weight, 1.0) for a in self.accepted_answers
+        ):
+            raise ValueError("a short-answer question needs an accepted answer worth full credit")
         if t is QuestionType.NUMERIC and not self.numeric_answers:
             raise ValueError("a numeric question needs an accepted number or range")
         if t is QuestionType.MATCHING and len(self.pairs) < 2:
@@ -203,9 +202,7 @@ class QuestionDraft(_Frozen):
             "tags": sorted(self.tags),
             "law_refs": [r.model_dump() for r in self.law_refs],
             "source": self.source,
-            "media": sorted(
-                (m.filename, hashlib.sha256(m.data).hexdigest()) for m in self.media
-            ),
+            "media": sorted((m.filename, hashlib.sha256(m.data).hexdigest()) for m in self.media),
         }
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -322,7 +319,11 @@ class BlueprintSpec(_Frozen):
         if len(set(codes)) != len(codes):
             raise ValueError("section codes must be unique")
         for s in self.sections:
-            if s.draw == "one_per_topic" and s.topic_codes and len(s.topic_codes) != s.question_count:
+            if (
+                s.draw == "one_per_topic"
+                and s.topic_codes
+                and len(s.topic_codes) != s.question_count
+            ):
                 raise ValueError(
                     f"section {s.code}: one_per_topic draws {len(s.topic_codes)} questions, "
                     f"not {s.question_count}"

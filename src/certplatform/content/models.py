@@ -37,7 +37,9 @@ class Topic(IdMixin, Base):
     __tablename__ = "topics"
     __table_args__ = (UniqueConstraint("subject_id", "code"),)
 
-    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[str] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))

@@ -91,7 +91,9 @@ async def versions_of(session: AsyncSession, question_id: str) -> list[QuestionV
 async def versions_by_id(session: AsyncSession, ids: Sequence[str]) -> list[QuestionVersion]:
     if not ids:
         return []
-    return list((await session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))).all())
+    return list(
+        (await session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(ids)))).all()
+    )
 
 
 async def current_versions(
@@ -170,7 +172,7 @@ async def search_question_ids(
         where.append("q.id IN (SELECT question_id FROM question_tags WHERE tag = :tag)")
         params["tag"] = f.tag
     extra = "".join(f" AND {w}" for w in where)
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         params["m"] = search.fts5_match(terms)
         sql = (
             "SELECT q.id FROM question_search s JOIN questions q ON q.id = s.qid "
@@ -228,7 +230,9 @@ async def media_of(session: AsyncSession, certification_id: str) -> dict[str, Me
 
 async def blueprints_of(session: AsyncSession, certification_id: str) -> list[Blueprint]:
     query = (
-        select(Blueprint).where(Blueprint.certification_id == certification_id).order_by(Blueprint.code)
+        select(Blueprint)
+        .where(Blueprint.certification_id == certification_id)
+        .order_by(Blueprint.code)
     )
     return list((await session.scalars(query)).all())
 
@@ -258,7 +262,9 @@ async def sections_of(session: AsyncSession, blueprint_id: str) -> list[Blueprin
 
 async def past_papers_of(session: AsyncSession, certification_id: str) -> list[PastPaper]:
     query = (
-        select(PastPaper).where(PastPaper.certification_id == certification_id).order_by(PastPaper.code)
+        select(PastPaper)
+        .where(PastPaper.certification_id == certification_id)
+        .order_by(PastPaper.code)
     )
     return list((await session.scalars(query)).all())
 
@@ -269,7 +275,9 @@ async def past_paper(session: AsyncSession, paper_id: str) -> PastPaper | None:
 
 async def past_paper_items(session: AsyncSession, paper_id: str) -> list[PastPaperItem]:
     query = (
-        select(PastPaperItem).where(PastPaperItem.paper_id == paper_id).order_by(PastPaperItem.position)
+        select(PastPaperItem)
+        .where(PastPaperItem.paper_id == paper_id)
+        .order_by(PastPaperItem.position)
     )
     return list((await session.scalars(query)).all())
 

@@ -112,7 +112,7 @@ async def replace_documents(session: AsyncSession, docs: list[tuple[str, str]]) 
     if not docs:
         return
     rows = [{"qid": qid, "body": index_text(body)} for qid, body in docs]
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         for row in rows:
             await session.execute(
                 text("DELETE FROM question_search WHERE question_search MATCH :m"),
@@ -137,7 +137,7 @@ async def insert_documents(session: AsyncSession, docs: list[tuple[str, str]]) -
     if not docs:
         return
     rows = [{"qid": qid, "body": index_text(body)} for qid, body in docs]
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         sql = "INSERT INTO question_search (qid, body) VALUES (:qid, :body)"
     else:
         sql = (

@@ -26,9 +26,9 @@ from certplatform.content.contracts import (
     ImportSummary,
     LawReference,
     Media,
+    PassRule,
     PastPaperOut,
     PastPaperSpec,
-    PassRule,
     QuestionContent,
     QuestionDraft,
     QuestionOut,
@@ -103,9 +103,7 @@ async def ensure_certification(
         )
         uow.session.add(cert)
         await uow.session.flush()
-        record_event(
-            uow.session, "certplatform.content.certification.created.v1", {"code": code}
-        )
+        record_event(uow.session, "certplatform.content.certification.created.v1", {"code": code})
     else:
         if name:
             cert.name = name
@@ -185,17 +183,15 @@ class _Tree:
             subject.name = name
         return subject
 
-    def topic(
-        self, uow: UnitOfWork, subject: Subject, code: str, name: str | None
-    ) -> Topic:
+    def topic(self, uow: UnitOfWork, subject: Subject, code: str, name: str | None) -> Topic:
         topic = self.topics.get((subject.code, code))
         if topic is None:
             parent = None
             # A code that extends another topic's code nests under it (T1A under T1, 1.2 under 1).
             for (s_code, t_code), candidate in self.topics.items():
-                if s_code == subject.code and code.startswith(t_code) and code != t_code:
-                    if parent is None or len(t_code) > len(parent.code):
-                        parent = candidate
+                extends = s_code == subject.code and code.startswith(t_code) and code != t_code
+                if extends and (parent is None or len(t_code) > len(parent.code)):
+                    parent = candidate
             topic = Topic(
                 id=new_id(),
                 subject_id=subject.id,
@@ -456,7 +452,10 @@ async def _add_version(
 
 
 async def create_question(
-    uow: UnitOfWork, storage: LocalStorage, certification_code: str, draft: QuestionDraft,
+    uow: UnitOfWork,
+    storage: LocalStorage,
+    certification_code: str,
+    draft: QuestionDraft,
     actor: Principal | None,
 ) -> QuestionOut:
     """Add one question as a draft."""
@@ -490,9 +489,7 @@ async def create_question(
     await repo.replace_tags(uow.session, qid, version["tags"])
     await search.insert_documents(uow.session, [(qid, search_text(draft.content))])
     if draft.media:
-        existing = await repo.media_by_name(
-            uow.session, cert.id, [m.filename for m in draft.media]
-        )
+        existing = await repo.media_by_name(uow.session, cert.id, [m.filename for m in draft.media])
         _store_media(uow, storage, cert.id, draft.media, existing)
     return await get_question(uow, qid)
 
@@ -522,8 +519,13 @@ async def edit_question(
     if draft.fingerprint() != question.fingerprint:
         tree = await _Tree.load(uow, question.certification_id)
         await _add_version(
-            uow, tree, question.id, question.current_version, draft,
-            actor.user_id if actor else None, note or "edited",
+            uow,
+            tree,
+            question.id,
+            question.current_version,
+            draft,
+            actor.user_id if actor else None,
+            note or "edited",
         )
         if draft.media:
             existing = await repo.media_by_name(
@@ -692,7 +694,9 @@ async def _filter(
 
 
 async def export_drafts(
-    uow: UnitOfWork, storage: LocalStorage, certification_code: str,
+    uow: UnitOfWork,
+    storage: LocalStorage,
+    certification_code: str,
     status: QuestionStatus | None = None,
 ) -> list[QuestionDraft]:
     """Every question of a certification (current versions) as drafts, media attached."""
@@ -705,14 +709,18 @@ async def export_drafts(
     drafts = []
     media_rows: dict[str, MediaFile] | None = None
     for start in range(0, len(ids), 2000):
-        for question, version in await repo.current_versions(uow.session, ids[start : start + 2000]):
+        for question, version in await repo.current_versions(
+            uow.session, ids[start : start + 2000]
+        ):
             content = QuestionContent.model_validate(version.content)
             media: list[Media] = []
             if "media:" in content.stem:
                 if media_rows is None:
                     media_rows = await _all_media(uow, cert.id)
                 media = [
-                    Media(filename=name, content_type=row.content_type, data=storage.get(row.sha256))
+                    Media(
+                        filename=name, content_type=row.content_type, data=storage.get(row.sha256)
+                    )
                     for name, row in media_rows.items()
                     if f"media:{name}" in content.stem
                 ]
@@ -740,9 +748,7 @@ async def _all_media(uow: UnitOfWork, certification_id: str) -> dict[str, MediaF
     return await repo.media_of(uow.session, certification_id)
 
 
-async def media_file(
-    uow: UnitOfWork, certification_code: str, filename: str
-) -> tuple[str, str]:
+async def media_file(uow: UnitOfWork, certification_code: str, filename: str) -> tuple[str, str]:
     """(content type, sha256) of a stored media file."""
     cert = await _certification(uow, certification_code)
     found = (await repo.media_by_name(uow.session, cert.id, [filename])).get(filename)
@@ -754,7 +760,9 @@ async def media_file(
 # ---- exam forms: blueprints and past papers ----------------------------------------------
 
 
-def _blueprint_out(cert_code: str, bp: Blueprint, sections: Sequence[BlueprintSection]) -> BlueprintOut:
+def _blueprint_out(
+    cert_code: str, bp: Blueprint, sections: Sequence[BlueprintSection]
+) -> BlueprintOut:
     return BlueprintOut(
         id=bp.id,
         certification_code=cert_code,
@@ -771,7 +779,7 @@ def _blueprint_out(cert_code: str, bp: Blueprint, sections: Sequence[BlueprintSe
                 name=s.name,
                 subject_code=s.subject_code,
                 topic_codes=tuple(s.topic_codes),
-                draw=s.draw,  # type: ignore[arg-type]
+                draw=s.draw,
                 question_count=s.question_count,
                 points_per_question=s.points_per_question,
                 time_limit_minutes=s.time_limit_minutes,
@@ -829,7 +837,11 @@ async def save_blueprint(
     record_event(
         uow.session,
         "certplatform.content.blueprint.saved.v1",
-        {"certification": certification_code, "code": spec.code, "actor": actor.user_id if actor else None},
+        {
+            "certification": certification_code,
+            "code": spec.code,
+            "actor": actor.user_id if actor else None,
+        },
     )
     return _blueprint_out(cert.code, bp, sections)
 
@@ -939,7 +951,9 @@ async def draw_blueprint(
                 )
             picks = rng.sample(candidates, section.question_count)
         chosen += [(qid, section) for qid in picks]
-    versions = {q.id: v.id for q, v in await repo.current_versions(uow.session, [q for q, _ in chosen])}
+    versions = {
+        q.id: v.id for q, v in await repo.current_versions(uow.session, [q for q, _ in chosen])
+    }
     return bp, [
         DrawnItem(qid, versions[qid], section.code, section.points_per_question)
         for qid, section in chosen
@@ -961,7 +975,9 @@ async def save_past_paper(
         (p for p in await repo.past_papers_of(uow.session, cert.id) if p.code == spec.code), None
     )
     if paper is None:
-        paper = PastPaper(id=new_id(), certification_id=cert.id, code=spec.code, created_at=utcnow())
+        paper = PastPaper(
+            id=new_id(), certification_id=cert.id, code=spec.code, created_at=utcnow()
+        )
         uow.session.add(paper)
     else:
         for item in await repo.past_paper_items(uow.session, paper.id):
@@ -985,7 +1001,11 @@ async def save_past_paper(
     record_event(
         uow.session,
         "certplatform.content.past_paper.saved.v1",
-        {"certification": certification_code, "code": spec.code, "actor": actor.user_id if actor else None},
+        {
+            "certification": certification_code,
+            "code": spec.code,
+            "actor": actor.user_id if actor else None,
+        },
     )
     return PastPaperOut(id=paper.id, certification_code=cert.code, **spec.model_dump())
 
@@ -1030,12 +1050,17 @@ async def paper_form(uow: UnitOfWork, paper_id: str) -> tuple[PastPaperOut, list
     cert = await uow.session.get(Certification, paper.certification_id)
     assert cert is not None
     out = await _paper_out(uow, cert.code, paper)
-    pairs = {q.id: (q, v) for q, v in await repo.current_versions(
-        uow.session, [i.question_id for i in out.items]
-    )}
-    unpublished = [i.question_id for i in out.items if pairs[i.question_id][0].status != "published"]
+    pairs = {
+        q.id: (q, v)
+        for q, v in await repo.current_versions(uow.session, [i.question_id for i in out.items])
+    }
+    unpublished = [
+        i.question_id for i in out.items if pairs[i.question_id][0].status != "published"
+    ]
     if unpublished:
-        raise Conflict(f"The paper has {len(unpublished)} unpublished questions; publish them first.")
+        raise Conflict(
+            f"The paper has {len(unpublished)} unpublished questions; publish them first."
+        )
     return out, [
         DrawnItem(i.question_id, pairs[i.question_id][1].id, i.section_code, i.points)
         for i in out.items

@@ -112,7 +112,12 @@ async def _load_fcc(
         for d in parsed.drafts
     ]
     summary = await content.import_drafts(
-        uow, storage, code, drafts, certification_name=name, status=QuestionStatus.PUBLISHED,
+        uow,
+        storage,
+        code,
+        drafts,
+        certification_name=name,
+        status=QuestionStatus.PUBLISHED,
         source_name=filename,
     )
     groups: dict[str, list[str]] = {}
@@ -131,7 +136,9 @@ async def _load_fcc(
             shuffle_questions=False,
             shuffle_choices=True,
             calculator=True,
-            pass_rule=PassRule(mode=PassMode.COUNT, threshold=26 if total == 35 else round(total * 0.74)),
+            pass_rule=PassRule(
+                mode=PassMode.COUNT, threshold=26 if total == 35 else round(total * 0.74)
+            ),
             sections=tuple(
                 SectionSpec(
                     code=s,
@@ -163,7 +170,11 @@ def _korean_drafts(data: dict[str, Any]) -> list[QuestionDraft]:
                         type=QuestionType.SINGLE_CHOICE,
                         stem=q["stem"].strip(),
                         choices=tuple(
-                            Choice(id="ABCD"[i], text=str(text), weight=1.0 if i + 1 == q["answer"] else 0.0)
+                            Choice(
+                                id="ABCD"[i],
+                                text=str(text),
+                                weight=1.0 if i + 1 == q["answer"] else 0.0,
+                            )
                             for i, text in enumerate(q["choices"])
                         ),
                         explanation=q["explanation"].strip(),
@@ -188,7 +199,11 @@ async def _load_korean(uow: UnitOfWork, storage: LocalStorage) -> str:
     drafts = _korean_drafts(data)
     await content.ensure_certification(uow, cert["code"], cert["name"], cert["description"])
     summary = await content.import_drafts(
-        uow, storage, cert["code"], drafts, status=QuestionStatus.PUBLISHED,
+        uow,
+        storage,
+        cert["code"],
+        drafts,
+        status=QuestionStatus.PUBLISHED,
         source_name="kr_info_engineer.yaml",
     )
     rule = PassRule(mode=PassMode.SECTION_AVERAGE, threshold=60, section_floor=40)
@@ -218,9 +233,7 @@ async def _load_korean(uow: UnitOfWork, storage: LocalStorage) -> str:
         ),
         None,
     )
-    found = await content.find_questions(
-        uow, certification_code=cert["code"], limit=1000
-    )
+    found = await content.find_questions(uow, certification_code=cert["code"], limit=1000)
     by_external = {q.external_id: q.id for q in found}
     await content.save_past_paper(
         uow,

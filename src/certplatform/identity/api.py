@@ -35,7 +35,7 @@ class LoginOut(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_at: str
     user: UserOut
 
@@ -80,9 +80,7 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 async def sign_up(
     body: SignUp, uow: UoW, _: Annotated[object, Depends(require("account", "create"))]
 ) -> UserOut:
-    return await service.create_user(
-        uow, body.email, body.password, display_name=body.display_name
-    )
+    return await service.create_user(uow, body.email, body.password, display_name=body.display_name)
 
 
 @router.post("/auth/login", response_model=LoginOut)
@@ -154,7 +152,9 @@ async def change_password(
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("self", "update"))],
 ) -> None:
-    await service.change_password(uow, signed_in(principal), body.current_password, body.new_password)
+    await service.change_password(
+        uow, signed_in(principal), body.current_password, body.new_password
+    )
 
 
 @router.get("/users", response_model=list[UserOut])

@@ -22,7 +22,13 @@ from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.identity.models import AuthSession, User
 from certplatform.kernel.auth import ROLES, Principal, Role
 from certplatform.kernel.db import UnitOfWork, utcnow
-from certplatform.kernel.errors import Conflict, Invalid, NotAuthenticated, NotFound, TooManyRequests
+from certplatform.kernel.errors import (
+    Conflict,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+)
 from certplatform.kernel.events import record_event
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -60,15 +66,14 @@ def _check_password(password: str) -> None:
 def _check_role(role: str) -> Role:
     if role not in ROLES:
         raise Invalid(f"Unknown role '{role}'; choose one of {', '.join(ROLES)}.")
-    return role  # type: ignore[return-value]
+    return role
 
 
 class LoginLimiter:
     """Moving-window limits on sign-in: failures per account, attempts per client IP."""
 
     def __init__(self, per_account: str, per_ip: str, storage_url: str = "async+memory://"):
-        self._storage = storage_from_string(storage_url)
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
         self._account = parse(per_account)
         self._ip = parse(per_ip)
 
@@ -85,7 +90,7 @@ class LoginLimiter:
             )
 
     async def reset(self) -> None:
-        await self._storage.reset()
+        await self._limiter.storage.reset()
 
     async def failed(self, email: str) -> None:
         await self._limiter.hit(self._account, "login-account", email)
@@ -202,14 +207,10 @@ async def principal_for_token(uow: UnitOfWork, token: str, via: str) -> Principa
 
 async def sign_out(uow: UnitOfWork, principal: Principal) -> None:
     await repo.delete_session(uow.session, principal.session_id)
-    record_event(
-        uow.session, "certplatform.identity.logout.v1", {"user_id": principal.user_id}
-    )
+    record_event(uow.session, "certplatform.identity.logout.v1", {"user_id": principal.user_id})
 
 
-async def change_password(
-    uow: UnitOfWork, principal: Principal, current: str, new: str
-) -> None:
+async def change_password(uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
     """Replace the password and end every other session of the account."""
     user = await repo.user_by_id(uow.session, principal.user_id)
     if user is None or not _verify(user.password_hash, current):
@@ -217,9 +218,7 @@ async def change_password(
     _check_password(new)
     user.password_hash = _hasher.hash(new)
     await repo.delete_sessions_of(uow.session, user.id)
-    record_event(
-        uow.session, "certplatform.identity.password.changed.v1", {"user_id": user.id}
-    )
+    record_event(uow.session, "certplatform.identity.password.changed.v1", {"user_id": user.id})
 
 
 async def get_user(uow: UnitOfWork, user_id: str) -> UserOut:

@@ -1,1 +1,1 @@
-"""Shared kernel: settings, database, events, errors, auth plumbing, telemetry. Imports no context."""
+"""Shared kernel: settings, database, events, errors, auth, telemetry. Imports no context."""

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import casbin
 from fastapi import Depends, Request
@@ -60,7 +60,7 @@ class Requirement:
         return f"Requirement({self.resource!r}, {self.action!r})"
 
     async def __call__(
-        self, request: Request, uow: UnitOfWork = Depends(get_uow)
+        self, request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)]
     ) -> Principal | None:
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator(request, uow)
