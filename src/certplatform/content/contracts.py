@@ -153,16 +153,20 @@ class QuestionContent(_Frozen):
             math.isclose(a.weight, 1.0) for a in self.accepted_answers
         ):
             raise ValueError("a short-answer question needs an accepted answer worth full credit")
-        if t is QuestionType.NUMERIC and not self.numeric_answers:
-            raise ValueError("a numeric question needs an accepted number or range")
+        if t is QuestionType.NUMERIC and not any(
+            math.isclose(a.weight, 1.0) for a in self.numeric_answers
+        ):
+            raise ValueError("a numeric question needs an accepted number worth full credit")
         if t is QuestionType.MATCHING and len(self.pairs) < 2:
             raise ValueError("a matching question needs at least 2 pairs")
         return self
 
     def fingerprint(self) -> str:
-        """A stable hash of the content: equal content, equal fingerprint."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """A stable hash of the content: equal content, equal fingerprint.
+
+        Field order is fixed by the model, so the JSON dump is canonical.
+        """
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 class Media(_Frozen):
@@ -196,16 +200,16 @@ class QuestionDraft(_Frozen):
 
     def fingerprint(self) -> str:
         """Fingerprint of what a new version would change: content plus its metadata."""
-        data = {
-            "content": self.content.model_dump(mode="json"),
+        digest = hashlib.sha256(self.content.model_dump_json().encode())
+        meta = {
             "title": self.title,
             "tags": sorted(self.tags),
-            "law_refs": [r.model_dump() for r in self.law_refs],
+            "law_refs": [[r.law, r.article] for r in self.law_refs],
             "source": self.source,
             "media": sorted((m.filename, hashlib.sha256(m.data).hexdigest()) for m in self.media),
         }
-        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        digest.update(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode())
+        return digest.hexdigest()
 
 
 class PassMode(StrEnum):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import JSON, Select, Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certplatform.content import search
@@ -23,6 +24,7 @@ from certplatform.content.models import (
     Subject,
     Topic,
 )
+from certplatform.kernel.db import Base
 
 
 async def certification_by_code(session: AsyncSession, code: str) -> Certification | None:
@@ -188,6 +190,58 @@ async def search_question_ids(
             "ORDER BY ts_rank_cd(s.document, query) DESC, q.id LIMIT :limit OFFSET :offset"
         )
     return [row[0] for row in await session.execute(text(sql), params)]
+
+
+async def bulk_insert(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (an order of
+    magnitude faster than INSERT for big imports), batched INSERT elsewhere."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    if session.get_bind().dialect.name != "postgresql":
+        for start in range(0, len(rows), 2000):
+            await session.execute(insert(table), rows[start : start + 2000])
+        return
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    records = [
+        tuple(
+            json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c] for c in columns
+        )
+        for row in rows
+    ]
+    await _copy(session, table.name, columns, records)
+
+
+async def _copy(
+    session: AsyncSession, table: str, columns: list[str], records: list[tuple[Any, ...]]
+) -> None:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table, records=records, columns=columns)
+
+
+async def bulk_index(session: AsyncSession, docs: list[tuple[str, str]]) -> None:
+    """Index never-indexed questions; on PostgreSQL through COPY into a staging table."""
+    if session.get_bind().dialect.name != "postgresql":
+        for start in range(0, len(docs), 2000):
+            await search.insert_documents(session, docs[start : start + 2000])
+        return
+    await session.execute(
+        text("CREATE TEMP TABLE IF NOT EXISTS search_staging (qid text, body text) ON COMMIT DROP")
+    )
+    await _copy(
+        session, "search_staging", ["qid", "body"], [(q, search.index_text(b)) for q, b in docs]
+    )
+    await session.execute(
+        text(
+            "INSERT INTO question_search (question_id, document) "
+            "SELECT qid, to_tsvector('simple', body) FROM search_staging"
+        )
+    )
+    await session.execute(text("TRUNCATE search_staging"))
 
 
 async def replace_tags(session: AsyncSession, question_id: str, tags: Sequence[str]) -> None:

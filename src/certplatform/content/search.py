@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_WORD = re.compile(r"[^\W_]+")
-_HANGUL_RUN = re.compile(r"([\uac00-\ud7a3]+)|([^\uac00-\ud7a3]+)")
+# A Hangul run, or a run of other letters and digits.
+_PIECE = re.compile(r"([\uac00-\ud7a3]+)|([^\W_\uac00-\ud7a3]+)")
 # Longest first, so 에서 is stripped before 서 could be considered.
 PARTICLES = (
     "에서는", "으로는", "이라는", "에게서", "으로서", "으로써", "에서", "에게", "으로", "부터",
@@ -27,25 +27,26 @@ PARTICLES = (
 
 
 def _pieces(text_: str) -> Iterable[tuple[bool, str]]:
-    for word in _WORD.findall(text_.lower()):
-        for hangul, other in _HANGUL_RUN.findall(word):
-            if hangul:
-                yield True, hangul
-            elif other:
-                yield False, other
+    for hangul, other in _PIECE.findall(text_.lower()):
+        yield (True, hangul) if hangul else (False, other)
 
 
 def _bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
-    return [run[i : i + 2] for i in range(len(run) - 1)]
+    return [a + b for a, b in zip(run, run[1:], strict=False)]
 
 
 def index_text(text_: str) -> str:
     """The token string stored in the search index for `text_`."""
     tokens: list[str] = []
-    for is_hangul, piece in _pieces(text_):
-        tokens.extend(_bigrams(piece) if is_hangul else [piece])
+    for hangul, other in _PIECE.findall(text_.lower()):
+        if other:
+            tokens.append(other)
+        elif len(hangul) == 1:
+            tokens.append(hangul)
+        else:
+            tokens += [a + b for a, b in zip(hangul, hangul[1:], strict=False)]
     return " ".join(tokens)
 
 

@@ -227,7 +227,12 @@ def search_text(content: QuestionContent) -> str:
 
 
 def _version_row(
-    question_id: str, number: int, draft: QuestionDraft, author_id: str | None, note: str
+    question_id: str,
+    number: int,
+    draft: QuestionDraft,
+    author_id: str | None,
+    note: str,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": new_id(),
@@ -239,7 +244,7 @@ def _version_row(
         "tags": list(dict.fromkeys(draft.tags)),
         "law_refs": [r.model_dump() for r in draft.law_refs],
         "source": draft.source,
-        "fingerprint": draft.fingerprint(),
+        "fingerprint": fingerprint or draft.fingerprint(),
         "author_id": author_id,
         "note": note,
         "created_at": utcnow(),
@@ -331,7 +336,7 @@ async def import_drafts(
         else:
             by_fingerprint[fingerprint] = (qid, fingerprint, current)
 
-    creates: list[QuestionDraft] = []
+    creates: list[tuple[QuestionDraft, str]] = []
     updates: list[tuple[str, int, QuestionDraft]] = []
     unchanged = 0
     for draft in valid:
@@ -342,7 +347,7 @@ async def import_drafts(
             else by_fingerprint.get(fingerprint)
         )
         if match is None:
-            creates.append(draft)
+            creates.append((draft, fingerprint))
             if not draft.external_id:
                 by_fingerprint[fingerprint] = ("", fingerprint, 0)  # same item twice: once
         elif match[1] == fingerprint:
@@ -367,10 +372,10 @@ async def import_drafts(
     version_rows: list[dict[str, Any]] = []
     tag_rows: list[dict[str, Any]] = []
     docs: list[tuple[str, str]] = []
-    for draft in creates:
+    for draft, fingerprint in creates:
         qid = new_id()
         subject_id, topic_id = tree.place(uow, draft)
-        version = _version_row(qid, 1, draft, author, "imported")
+        version = _version_row(qid, 1, draft, author, "imported", fingerprint)
         question_rows.append(
             {
                 "id": qid,
@@ -389,14 +394,10 @@ async def import_drafts(
         tag_rows += [{"question_id": qid, "tag": t} for t in version["tags"]]
         docs.append((qid, search_text(draft.content)))
     await uow.session.flush()  # subjects and topics first: questions refer to them
-    for chunk in _chunks(question_rows):
-        await uow.session.execute(insert(Question), chunk)
-    for chunk in _chunks(version_rows):
-        await uow.session.execute(insert(QuestionVersion), chunk)
-    for chunk in _chunks(tag_rows):
-        await uow.session.execute(insert(QuestionTag), chunk)
-    for chunk in _chunks(docs):
-        await search.insert_documents(uow.session, chunk)
+    await repo.bulk_insert(uow.session, Question, question_rows)
+    await repo.bulk_insert(uow.session, QuestionVersion, version_rows)
+    await repo.bulk_insert(uow.session, QuestionTag, tag_rows)
+    await repo.bulk_index(uow.session, docs)
 
     for qid, current, draft in updates:
         await _add_version(uow, tree, qid, current, draft, author, "re-imported")
@@ -420,10 +421,6 @@ async def import_drafts(
         },
     )
     return summary
-
-
-def _chunks(rows: list[Any], size: int = 2000) -> list[list[Any]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 async def _add_version(

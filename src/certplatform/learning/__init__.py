@@ -1,0 +1,1 @@
+"""Learning context: practice, mock exams, grading, remediation."""
