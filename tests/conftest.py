@@ -74,6 +74,7 @@ def settings(database_url: str, media_dir: Path) -> Settings:
         LOGIN_LIMIT_ACCOUNT="5/minute",
         LOGIN_LIMIT_IP="1000/minute",
         LOG_LEVEL="WARNING",
+        EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +21,7 @@ from certplatform.identity.service import LoginLimiter
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
-from certplatform.kernel.events import EventBus, relay_pending
+from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
@@ -41,10 +43,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account, settings.login_limit_ip, limiter_storage
         )
+        relay = (
+            asyncio.create_task(
+                relay_forever(db.sessions, app.state.bus, interval=settings.event_relay_interval)
+            )
+            if settings.event_relay_interval > 0
+            else None
+        )
         log.info("app.started", database=db.engine.dialect.name)
         try:
             yield
         finally:
+            if relay:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
             await db.dispose()
 
     app = FastAPI(

@@ -6,6 +6,7 @@ marking it published retries it), so handlers are idempotent on `event.id`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import String, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certplatform.kernel.db import Base, IdMixin, JSONType, UTCDateTime, new_id, utcnow
@@ -64,15 +65,21 @@ class EventBus:
 
 
 async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 500) -> int:
-    """Hand unpublished outbox events to the bus in order and mark them published."""
-    rows = (
-        await session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.published_at.is_(None))
-            .order_by(OutboxEvent.created_at, OutboxEvent.id)
-            .limit(batch)
-        )
-    ).all()
+    """Hand unpublished outbox events to the bus in order and mark them published.
+
+    Handlers run in the relay's transaction, so their writes and the `published_at` mark
+    commit together. On PostgreSQL, rows are locked with SKIP LOCKED so that several
+    processes can relay side by side without handing out the same event twice.
+    """
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.created_at, OutboxEvent.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.scalars(query)).all()
     for row in rows:
         await bus.dispatch(Event(row.id, row.topic, row.payload, row.created_at))
         await session.execute(
@@ -82,3 +89,19 @@ async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 50
     if rows:
         log.debug("outbox.relayed", count=len(rows))
     return len(rows)
+
+
+async def relay_forever(
+    sessions: async_sessionmaker[AsyncSession], bus: EventBus, *, interval: float = 0.5
+) -> None:
+    """The background relay of one process: drains the outbox, then waits `interval`."""
+    while True:
+        try:
+            async with sessions() as session:
+                while await relay_pending(session, bus) > 0:
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep relaying; the event stays in the outbox
+            log.exception("outbox.relay_failed")
+        await asyncio.sleep(interval)
