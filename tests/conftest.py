@@ -75,6 +75,7 @@ def settings(database_url: str, media_dir: Path) -> Settings:
         LOGIN_LIMIT_IP="1000/minute",
         LOG_LEVEL="WARNING",
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
+        SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly
     )
 
 
@@ -98,8 +99,17 @@ async def _truncate(database: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     async with database.engine.begin() as conn:
         if database.is_sqlite:
+            # Append-only tables refuse DELETE by trigger: lift the triggers for the wipe,
+            # then create them again from the SQL that SQLite kept for them.
+            triggers = (
+                await conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='trigger'"))
+            ).all()
+            for trigger, _ in triggers:
+                await conn.execute(text(f'DROP TRIGGER "{trigger}"'))
             for name in [*tables, "question_search"]:
                 await conn.execute(text(f'DELETE FROM "{name}"'))
+            for _, sql in triggers:
+                await conn.exec_driver_sql(sql)
         else:
             names = ", ".join(f'"{n}"' for n in [*tables, "question_search"])
             await conn.execute(text(f"TRUNCATE {names} CASCADE"))

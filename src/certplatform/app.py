@@ -14,10 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from certplatform.audit.api import router as audit_router
+from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.content.api import router as content_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
 from certplatform.identity.service import LoginLimiter
+from certplatform.kernel import jobs
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
@@ -26,6 +29,8 @@ from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
+from certplatform.learning.api import router as learning_router
+from certplatform.learning.tasks import run_sweeper
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +44,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.async_database_url)
         app.state.db = db
         app.state.bus = EventBus()
+        subscribe_audit(app.state.bus)
         limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account, settings.login_limit_ip, limiter_storage
+        )
+        jobs.bind_database(db)
+        await jobs.broker.startup()
+        sweeper = (
+            asyncio.create_task(
+                run_sweeper(
+                    settings.sweeper_interval,
+                    settings.answer_grace_seconds,
+                    settings.wrong_note_clear_after,
+                )
+            )
+            if settings.sweeper_interval > 0
+            else None
         )
         relay = (
             asyncio.create_task(
@@ -54,10 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if relay:
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay
+            for task in (relay, sweeper):
+                if task:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await jobs.broker.shutdown()
+            jobs.bind_database(None)
             await db.dispose()
 
     app = FastAPI(
@@ -111,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(identity_router)
     app.include_router(content_router)
+    app.include_router(audit_router)
+    app.include_router(learning_router)
     return app
 
 

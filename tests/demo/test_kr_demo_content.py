@@ -95,8 +95,9 @@ def test_every_question_is_well_formed(data: dict[str, Any]) -> None:
                 problems.append(f"{code}: empty explanation")
             if q.get("topic") not in topic_codes:
                 problems.append(f"{code}: topic {q.get('topic')!r} not in {subject['code']}")
-            if not isinstance(q.get("tags"), list):
-                problems.append(f"{code}: tags must be a list")
+            tags = q.get("tags")
+            if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+                problems.append(f"{code}: tags must be a list of words (quote NULL, yes, no)")
             law_refs = q.get("law_refs")
             if not isinstance(law_refs, list) or not all(
                 isinstance(r, dict) and str(r.get("law", "")).strip() for r in law_refs

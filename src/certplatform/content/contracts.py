@@ -379,3 +379,21 @@ class ImportSummary(_Frozen):
     errors: tuple[str, ...] = ()
     dry_run: bool = False
     certification: str = ""
+
+
+class PoolEntry(_Frozen):
+    """A published question available to practice or to draw."""
+
+    question_id: str
+    external_id: str | None
+    subject_code: str | None
+    topic_code: str | None
+
+
+class DrawnItem(_Frozen):
+    """One question of an exam form, pinned to the exact version shown."""
+
+    question_id: str
+    version_id: str
+    section_code: str
+    points: float

@@ -337,14 +337,17 @@ async def past_paper_items(session: AsyncSession, paper_id: str) -> list[PastPap
 
 
 async def published_pool(
-    session: AsyncSession, certification_id: str
-) -> list[tuple[str, str | None, str | None]]:
-    """(question id, subject code, topic code) of every published question."""
+    session: AsyncSession, certification_id: str, *, with_external_id: bool = False
+) -> list[Any]:
+    """(question id, subject code, topic code[, external id]) of every published question."""
+    columns: list[Any] = [Question.id, Subject.code, Topic.code]
+    if with_external_id:
+        columns.append(Question.external_id)
     rows = await session.execute(
-        select(Question.id, Subject.code, Topic.code)
+        select(*columns)
         .outerjoin(Subject, Subject.id == Question.subject_id)
         .outerjoin(Topic, Topic.id == Question.topic_id)
         .where(Question.certification_id == certification_id, Question.status == "published")
         .order_by(Question.id)
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [tuple(r) for r in rows]

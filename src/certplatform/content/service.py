@@ -23,12 +23,14 @@ from certplatform.content.contracts import (
     CertificationDetail,
     CertificationOut,
     CoverageRow,
+    DrawnItem,
     ImportSummary,
     LawReference,
     Media,
     PassRule,
     PastPaperOut,
     PastPaperSpec,
+    PoolEntry,
     QuestionContent,
     QuestionDraft,
     QuestionOut,
@@ -909,14 +911,6 @@ async def coverage(uow: UnitOfWork, blueprint_id: str) -> list[CoverageRow]:
     return rows
 
 
-@dataclass(frozen=True)
-class DrawnItem:
-    question_id: str
-    version_id: str
-    section_code: str
-    points: float
-
-
 async def draw_blueprint(
     uow: UnitOfWork, blueprint_id: str, rng: random.Random
 ) -> tuple[BlueprintOut, list[DrawnItem]]:
@@ -952,7 +946,12 @@ async def draw_blueprint(
         q.id: v.id for q, v in await repo.current_versions(uow.session, [q for q, _ in chosen])
     }
     return bp, [
-        DrawnItem(qid, versions[qid], section.code, section.points_per_question)
+        DrawnItem(
+            question_id=qid,
+            version_id=versions[qid],
+            section_code=section.code,
+            points=section.points_per_question,
+        )
         for qid, section in chosen
     ]
 
@@ -1059,9 +1058,39 @@ async def paper_form(uow: UnitOfWork, paper_id: str) -> tuple[PastPaperOut, list
             f"The paper has {len(unpublished)} unpublished questions; publish them first."
         )
     return out, [
-        DrawnItem(i.question_id, pairs[i.question_id][1].id, i.section_code, i.points)
+        DrawnItem(
+            question_id=i.question_id,
+            version_id=pairs[i.question_id][1].id,
+            section_code=i.section_code,
+            points=i.points,
+        )
         for i in out.items
     ]
+
+
+async def practice_pool(
+    uow: UnitOfWork,
+    certification_code: str,
+    subject_code: str | None = None,
+    topic_code: str | None = None,
+) -> list[PoolEntry]:
+    """Published questions of a certification (optionally one subject/topic), in code order."""
+    cert = await _certification(uow, certification_code)
+    rows = await repo.published_pool(uow.session, cert.id, with_external_id=True)
+    return sorted(
+        (
+            PoolEntry(question_id=qid, external_id=ext, subject_code=subj, topic_code=topic)
+            for qid, subj, topic, ext in rows
+            if (not subject_code or subj == subject_code) and (not topic_code or topic == topic_code)
+        ),
+        key=lambda e: (e.external_id or "", e.question_id),
+    )
+
+
+async def current_versions(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, VersionOut]:
+    """The current version of each question, by question id."""
+    pairs = await repo.current_versions(uow.session, question_ids)
+    return {q.id: VersionOut.model_validate(v) for q, v in pairs}
 
 
 def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:

@@ -83,14 +83,27 @@ class DemoReport:
     lines: list[str] = field(default_factory=list)
 
 
+KOREAN_CODE = "KR-INFO-ENGINEER"
+
+
+async def load_certifications(
+    db: Database, storage: LocalStorage, only: set[str] | None = None
+) -> list[str]:
+    """Load the demo certifications (all, or those whose codes are in `only`)."""
+    lines = []
+    for code, name, filename, subjects in FCC_POOLS:
+        if only is None or code in only:
+            async with db.transaction() as uow:
+                lines.append(await _load_fcc(uow, storage, code, name, filename, subjects))
+    if only is None or KOREAN_CODE in only:
+        async with db.transaction() as uow:
+            lines.append(await _load_korean(uow, storage))
+    return lines
+
+
 async def load_demo(db: Database, storage: LocalStorage, *, extra_users: int = 0) -> DemoReport:
     """Load (or refresh) the demo content; running it again changes nothing."""
-    report = DemoReport()
-    for code, name, filename, subjects in FCC_POOLS:
-        async with db.transaction() as uow:
-            report.lines.append(await _load_fcc(uow, storage, code, name, filename, subjects))
-    async with db.transaction() as uow:
-        report.lines.append(await _load_korean(uow, storage))
+    report = DemoReport(lines=await load_certifications(db, storage))
     async with db.transaction() as uow:
         report.lines.append(await _load_users(uow, extra_users))
     return report
@@ -226,7 +239,6 @@ async def _load_korean(uow: UnitOfWork, storage: LocalStorage) -> str:
                     subject_code=s["code"],
                     question_count=20,
                     points_per_question=5,
-                    time_limit_minutes=30,
                 )
                 for s in subjects
             ),

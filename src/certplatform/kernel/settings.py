@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         default=2, alias="WRONG_NOTE_CLEAR_AFTER", ge=1, description="right answers in a row"
     )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    sweeper_interval: float = Field(
+        default=5.0, alias="SWEEPER_INTERVAL", ge=0, description="deadline sweep; 0 = off"
+    )
     event_relay_interval: float = Field(
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"
     )

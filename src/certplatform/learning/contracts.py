@@ -1,0 +1,257 @@
+"""Shapes of the learning context's replies. A `QuestionView` never carries a key or an
+explanation: it is what a learner may see before answering."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certplatform.content.contracts import QuestionType
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ChoiceView(_Out):
+    label: str  # "1".."n" as shown; mapped back to the choice on the server
+    text: str
+
+
+class QuestionView(_Out):
+    question_id: str
+    type: QuestionType
+    stem: str
+    choices: tuple[ChoiceView, ...] = ()
+    match_left: tuple[str, ...] = ()
+    match_right: tuple[str, ...] = ()
+    subject_code: str | None = None
+
+
+class ResponseIn(BaseModel):
+    """A learner's answer in display terms: choice keys as shown, or a value/text/number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choices: tuple[str, ...] = Field(default=(), max_length=26)
+    value: bool | None = None
+    text: str | None = Field(default=None, max_length=5000)
+    number: float | None = Field(default=None, allow_inf_nan=False)
+    pairs: tuple[tuple[str, str], ...] = Field(default=(), max_length=50)
+
+
+class PracticeStart(BaseModel):
+    certification: str
+    mode: Literal["all", "wrong", "bookmarked", "due", "new"] = "all"
+    order: Literal["sequential", "random"] = "sequential"
+    subject: str | None = None
+    topic: str | None = None
+    limit: int = Field(default=20, ge=1, le=500)
+
+
+class PracticeSessionOut(_Out):
+    id: str
+    certification: str
+    mode: str
+    total: int
+    answered: int
+    correct: int
+
+
+class PracticeQuestion(_Out):
+    session_id: str
+    position: int
+    total: int
+    question: QuestionView
+    bookmarked: bool
+    in_wrong_note: bool
+
+
+class Feedback(_Out):
+    """The reply to a practice answer: right or wrong, the key, the explanation."""
+
+    correct: bool
+    fraction: float
+    key: dict[str, Any]
+    explanation: str
+    your_answer: ResponseIn
+    next_position: int | None
+    wrong_note: Literal["added", "kept", "cleared", "none"]
+    next_review_at: datetime
+
+
+class BookmarkOut(_Out):
+    question_id: str
+    certification: str
+    created_at: datetime
+    stem: str
+
+
+class WrongNoteOut(_Out):
+    question_id: str
+    certification: str
+    stem: str
+    memo: str
+    wrong_count: int
+    streak: int
+    last_wrong_at: datetime
+
+
+class DueCard(_Out):
+    question_id: str
+    certification: str
+    due_at: datetime
+    reviews: int
+    stem: str
+
+
+class LearningSettings(BaseModel):
+    desired_retention: float = Field(default=0.9, ge=0.7, le=0.97)
+    exam_dates: dict[str, date] = Field(default_factory=dict)
+
+
+class SectionClock(_Out):
+    code: str
+    name: str
+    deadline_at: datetime | None
+    remaining_seconds: float | None
+
+
+class AttemptItemView(_Out):
+    position: int
+    section_code: str
+    points: float
+    question: QuestionView
+    answer: ResponseIn | None
+    flagged: bool
+
+
+class AttemptView(_Out):
+    """An attempt as the learner sees it while it is open: no keys, no explanations."""
+
+    id: str
+    status: Literal["open", "submitted"]
+    certification: str
+    form_name: str
+    calculator: bool
+    started_at: datetime
+    deadline_at: datetime
+    server_time: datetime
+    remaining_seconds: float
+    sections: tuple[SectionClock, ...]
+    question_count: int
+    unanswered: tuple[int, ...]
+    items: tuple[AttemptItemView, ...]
+
+
+class AttemptStart(BaseModel):
+    blueprint_id: str | None = None
+    paper_id: str | None = None
+
+
+class SaveAnswer(BaseModel):
+    op_id: str = Field(min_length=1, max_length=64, description="client operation id")
+    op_seq: int = Field(ge=1, description="client operation order; later wins")
+    answer: ResponseIn | None = None
+    flagged: bool | None = None
+    elapsed_ms: int = Field(default=0, ge=0, le=24 * 3600 * 1000)
+
+
+class SaveAck(_Out):
+    position: int
+    op_id: str
+    applied: bool
+    saved_at: datetime
+    remaining_seconds: float
+    unanswered_count: int
+
+
+class IntegrityEventIn(BaseModel):
+    kind: Literal["focus_lost", "page_hidden", "paste", "copy", "fullscreen_exit", "resume"]
+    detail: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class SectionScore(_Out):
+    code: str
+    name: str
+    points: float
+    earned: float
+    percent: float
+    correct_count: int
+    question_count: int
+    below_floor: bool
+
+
+class AttemptResult(_Out):
+    """The graded result: scores per section, pass/fail and the reasons, in ko and en."""
+
+    attempt_id: str
+    certification: str
+    form_name: str
+    submitted_at: datetime
+    submitted_by: str
+    unanswered_count: int
+    percent: float
+    section_average: float
+    correct_count: int
+    question_count: int
+    earned: float
+    total_points: float
+    passed: bool
+    reasons: tuple[str, ...]
+    reasons_en: tuple[str, ...]
+    pass_rule: dict[str, Any]
+    sections: tuple[SectionScore, ...]
+    regraded_at: datetime | None = None
+
+
+class ReviewItem(_Out):
+    position: int
+    section_code: str
+    question: QuestionView
+    answer: ResponseIn | None
+    key: dict[str, Any]
+    key_display: tuple[str, ...]
+    explanation: str
+    earned: float
+    points: float
+    correct: bool
+    time_ms: int
+    changes: int
+    right_to_wrong: int
+
+
+class AttemptReview(_Out):
+    result: AttemptResult
+    items: tuple[ReviewItem, ...]
+    right_to_wrong_total: int
+
+
+class AttemptSummary(_Out):
+    id: str
+    certification: str
+    form_name: str
+    status: str
+    started_at: datetime
+    deadline_at: datetime
+    passed: bool | None
+    percent: float | None
+
+
+class RegradeChange(_Out):
+    attempt_id: str
+    user_id: str
+    old_percent: float
+    new_percent: float
+    old_passed: bool
+    new_passed: bool
+
+
+class RegradeReport(_Out):
+    question_id: str
+    to_version: int
+    attempts: int
+    changes: tuple[RegradeChange, ...]
+    applied: bool

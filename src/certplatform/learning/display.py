@@ -1,0 +1,89 @@
+"""What a learner sees of a question, and the mapping between display keys and choices.
+
+Choices are shown under keys "1".."n" in a per-attempt order; the server maps them back to
+the choice ids, so neither the order nor the ids tell anything about the key.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from certplatform.content.contracts import QuestionContent, QuestionType, VersionOut
+from certplatform.learning.contracts import ChoiceView, QuestionView, ResponseIn
+from certplatform.learning.grading import InvalidResponse, Response
+
+_MEDIA = re.compile(r"\(media:([^)\s]+)\)")
+CHOICE_TYPES = (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_RESPONSE)
+
+
+def media_url(certification: str, stem: str) -> str:
+    return _MEDIA.sub(lambda m: f"(/api/v1/certifications/{certification}/media/{m[1]})", stem)
+
+
+def display_order(content: QuestionContent, rng: random.Random | None) -> list[str]:
+    """Choice ids (or matching right sides) in the order to show; shuffled when allowed."""
+    if content.type in CHOICE_TYPES:
+        order = [c.id for c in content.choices]
+    elif content.type is QuestionType.MATCHING:
+        order = sorted({p.right for p in content.pairs})
+    else:
+        return []
+    if rng is not None and content.shuffle_choices:
+        rng.shuffle(order)
+    return order
+
+
+def view(
+    version: VersionOut, order: list[str], certification: str, subject: str | None = None
+) -> QuestionView:
+    content = version.content
+    text = {c.id: c.text for c in content.choices}
+    return QuestionView(
+        question_id=version.question_id,
+        type=content.type,
+        stem=media_url(certification, content.stem),
+        choices=tuple(
+            ChoiceView(label=str(n), text=text[cid]) for n, cid in enumerate(order, 1)
+        )
+        if content.type in CHOICE_TYPES
+        else (),
+        match_left=tuple(dict.fromkeys(p.left for p in content.pairs)),
+        match_right=tuple(order) if content.type is QuestionType.MATCHING else (),
+        subject_code=subject,
+    )
+
+
+def to_internal(content: QuestionContent, order: list[str], answer: ResponseIn) -> Response:
+    """Map a displayed answer to the stored response; unknown keys are refused."""
+    choice_ids: list[str] = []
+    for key in answer.choices:
+        if not key.isdigit() or not 1 <= int(key) <= len(order) or content.type not in CHOICE_TYPES:
+            raise InvalidResponse(f"'{key}' is not one of the choices")
+        choice_ids.append(order[int(key) - 1])
+    return Response(
+        choice_ids=tuple(choice_ids),
+        value=answer.value,
+        text=answer.text,
+        number=answer.number,
+        pairs=answer.pairs,
+    )
+
+
+def to_display(content: QuestionContent, order: list[str], response: Response) -> ResponseIn:
+    position = {cid: str(n) for n, cid in enumerate(order, 1)}
+    return ResponseIn(
+        choices=tuple(position[c] for c in response.choice_ids if c in position),
+        value=response.value,
+        text=response.text,
+        number=response.number,
+        pairs=response.pairs,
+    )
+
+
+def key_display(content: QuestionContent, order: list[str]) -> tuple[str, ...]:
+    """The display keys of the correct choices (for review screens, after submission)."""
+    if content.type not in CHOICE_TYPES:
+        return ()
+    correct = {c.id for c in content.choices if c.weight > 0}
+    return tuple(str(n) for n, cid in enumerate(order, 1) if cid in correct)

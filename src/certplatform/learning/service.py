@@ -1,0 +1,990 @@
+"""The public face of learning: practice, remediation, mock exams, grading, regrading.
+
+Services take the unit of work and never commit. Replies to a learner before submission
+are built from `QuestionView`, which has no place for a key or an explanation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from certplatform.content import service as content
+from certplatform.content.contracts import DrawnItem, PassRule, QuestionContent, VersionOut
+from certplatform.kernel.auth import Principal
+from certplatform.kernel.db import UnitOfWork, new_id, utcnow
+from certplatform.kernel.errors import Conflict, Invalid, NotFound
+from certplatform.kernel.events import record_event
+from certplatform.learning import display
+from certplatform.learning import repository as repo
+from certplatform.learning.contracts import (
+    AttemptItemView,
+    AttemptResult,
+    AttemptReview,
+    AttemptSummary,
+    AttemptView,
+    BookmarkOut,
+    DueCard,
+    Feedback,
+    LearningSettings,
+    PracticeQuestion,
+    PracticeSessionOut,
+    PracticeStart,
+    RegradeChange,
+    RegradeReport,
+    ResponseIn,
+    ReviewItem,
+    SaveAck,
+    SaveAnswer,
+    SectionClock,
+    SectionScore,
+    WrongNoteOut,
+)
+from certplatform.learning.grading import (
+    ExamResult,
+    InvalidResponse,
+    ItemResult,
+    Response,
+    grade_exam,
+    key_of,
+    render_reason,
+    score,
+    validate_response,
+)
+from certplatform.learning.models import (
+    AnswerRecord,
+    Attempt,
+    AttemptEvent,
+    AttemptItem,
+    Bookmark,
+    ExamDate,
+    LearnerSettings,
+    PracticeSession,
+    ReviewCard,
+    WrongNote,
+)
+from certplatform.learning.scheduling import ReviewScheduler, rating_for
+
+EXPECTED_ANSWER_MS = 60_000  # a right answer slower than 1.5× this counts as Hard
+_VERSION_CACHE: OrderedDict[str, VersionOut] = OrderedDict()
+_VERSION_CACHE_SIZE = 20_000
+
+
+# ---- question versions (immutable, so cached in-process) -----------------------------------
+
+
+async def _versions(uow: UnitOfWork, version_ids: Sequence[str]) -> dict[str, VersionOut]:
+    missing = [v for v in dict.fromkeys(version_ids) if v not in _VERSION_CACHE]
+    if missing:
+        for vid, version in (await content.versions_by_id(uow, missing)).items():
+            _VERSION_CACHE[vid] = version
+            if len(_VERSION_CACHE) > _VERSION_CACHE_SIZE:
+                _VERSION_CACHE.popitem(last=False)
+    return {v: _VERSION_CACHE[v] for v in version_ids if v in _VERSION_CACHE}
+
+
+def _response(data: dict[str, Any] | None) -> Response | None:
+    return Response.model_validate(data) if data is not None else None
+
+
+def _internal(content_: QuestionContent, order: list[str], answer: ResponseIn) -> Response:
+    try:
+        response = display.to_internal(content_, order, answer)
+        validate_response(content_, response)
+    except InvalidResponse as exc:
+        raise Invalid(f"The answer does not fit the question: {exc}.") from exc
+    return response
+
+
+# ---- settings, exam dates, scheduling ----------------------------------------------------
+
+
+async def get_settings(uow: UnitOfWork, principal: Principal) -> LearningSettings:
+    row = await repo.settings_of(uow.session, principal.user_id)
+    dates = await repo.exam_dates(uow.session, principal.user_id)
+    return LearningSettings(
+        desired_retention=row.desired_retention if row else 0.9,
+        exam_dates={d.certification_code: d.exam_date for d in dates},
+    )
+
+
+async def update_settings(
+    uow: UnitOfWork, principal: Principal, settings: LearningSettings
+) -> LearningSettings:
+    """Set the desired retention and the exam dates (an omitted certification is cleared)."""
+    row = await repo.settings_of(uow.session, principal.user_id)
+    if row is None:
+        row = LearnerSettings(user_id=principal.user_id)
+        uow.session.add(row)
+    row.desired_retention = settings.desired_retention
+    row.updated_at = utcnow()
+    for existing in await repo.exam_dates(uow.session, principal.user_id):
+        if existing.certification_code not in settings.exam_dates:
+            await uow.session.delete(existing)
+        else:
+            existing.exam_date = settings.exam_dates[existing.certification_code]
+    known = {d.certification_code for d in await repo.exam_dates(uow.session, principal.user_id)}
+    for code, day in settings.exam_dates.items():
+        if code not in known:
+            uow.session.add(ExamDate(user_id=principal.user_id, certification_code=code, exam_date=day))
+    await uow.session.flush()
+    return await get_settings(uow, principal)
+
+
+async def _scheduler(uow: UnitOfWork, user_id: str, certification: str) -> ReviewScheduler:
+    row = await repo.settings_of(uow.session, user_id)
+    exam: date | None = None
+    for d in await repo.exam_dates(uow.session, user_id):
+        if d.certification_code == certification:
+            exam = d.exam_date
+    return ReviewScheduler(row.desired_retention if row else 0.9, exam)
+
+
+# ---- remediation: answer records, wrong notes, review cards ---------------------------------
+
+
+async def _record_answer(
+    uow: UnitOfWork,
+    *,
+    user_id: str,
+    certification: str,
+    version: VersionOut,
+    subject: str | None,
+    context: Literal["practice", "exam"],
+    fraction: float,
+    elapsed_ms: int,
+    clear_after: int,
+    now: datetime,
+) -> Literal["added", "kept", "cleared", "none"]:
+    """Log the answer and keep the wrong-answer note in step with it."""
+    correct = fraction >= 1.0
+    uow.session.add(
+        AnswerRecord(
+            user_id=user_id,
+            certification_code=certification,
+            question_id=version.question_id,
+            version_id=version.id,
+            subject_code=subject,
+            context=context,
+            fraction=fraction,
+            correct=correct,
+            elapsed_ms=elapsed_ms,
+            answered_at=now,
+        )
+    )
+    note = await uow.session.get(WrongNote, (user_id, version.question_id))
+    if not correct:
+        if note is None:
+            note = WrongNote(
+                user_id=user_id,
+                question_id=version.question_id,
+                certification_code=certification,
+                memo="",
+                wrong_count=0,
+            )
+            uow.session.add(note)
+        note.wrong_count = (note.wrong_count or 0) + 1
+        note.streak = 0
+        note.last_wrong_at = now
+        note.cleared_at = None
+        return "added"
+    if note is None or note.cleared_at is not None:
+        return "none"
+    note.streak += 1
+    if note.streak >= clear_after:
+        note.cleared_at = now
+        return "cleared"
+    return "kept"
+
+
+async def _review(
+    uow: UnitOfWork,
+    user_id: str,
+    certification: str,
+    question_id: str,
+    correct: bool,
+    elapsed_ms: int,
+    now: datetime,
+) -> datetime:
+    scheduler = await _scheduler(uow, user_id, certification)
+    card = await uow.session.get(ReviewCard, (user_id, question_id))
+    state, due = scheduler.review(
+        card.state if card else None, rating_for(correct, elapsed_ms, EXPECTED_ANSWER_MS), now
+    )
+    if card is None:
+        card = ReviewCard(
+            user_id=user_id, question_id=question_id, certification_code=certification, reviews=0
+        )
+        uow.session.add(card)
+    card.state = dict(state)
+    card.due_at = due
+    card.reviews = (card.reviews or 0) + 1
+    card.updated_at = now
+    return due
+
+
+async def _stems(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]:
+    versions = await content.current_versions(uow, question_ids)
+    return {qid: v.content.stem for qid, v in versions.items()}
+
+
+async def bookmarks(uow: UnitOfWork, principal: Principal, certification: str | None) -> list[BookmarkOut]:
+    rows = await repo.bookmarks(uow.session, principal.user_id, certification)
+    stems = await _stems(uow, [r.question_id for r in rows])
+    return [
+        BookmarkOut(
+            question_id=r.question_id,
+            certification=r.certification_code,
+            created_at=r.created_at,
+            stem=stems.get(r.question_id, ""),
+        )
+        for r in rows
+    ]
+
+
+async def set_bookmark(
+    uow: UnitOfWork, principal: Principal, question_id: str, on: bool
+) -> None:
+    row = await uow.session.get(Bookmark, (principal.user_id, question_id))
+    if on and row is None:
+        found = await content.current_versions(uow, [question_id])
+        if question_id not in found:
+            raise NotFound("No such question.")
+        question = await content.get_question(uow, question_id)
+        uow.session.add(
+            Bookmark(
+                user_id=principal.user_id,
+                question_id=question_id,
+                certification_code=question.certification_code,
+                created_at=utcnow(),
+            )
+        )
+    elif not on and row is not None:
+        await uow.session.delete(row)
+
+
+async def wrong_notes(
+    uow: UnitOfWork, principal: Principal, certification: str | None
+) -> list[WrongNoteOut]:
+    rows = await repo.wrong_notes(uow.session, principal.user_id, certification)
+    stems = await _stems(uow, [r.question_id for r in rows])
+    return [
+        WrongNoteOut(
+            question_id=r.question_id,
+            certification=r.certification_code,
+            stem=stems.get(r.question_id, ""),
+            memo=r.memo,
+            wrong_count=r.wrong_count,
+            streak=r.streak,
+            last_wrong_at=r.last_wrong_at,
+        )
+        for r in rows
+    ]
+
+
+async def set_memo(uow: UnitOfWork, principal: Principal, question_id: str, memo: str) -> None:
+    note = await uow.session.get(WrongNote, (principal.user_id, question_id))
+    if note is None or note.cleared_at is not None:
+        raise NotFound("This question is not in your wrong-answer note.")
+    note.memo = memo[:5000]
+
+
+async def remove_wrong_note(uow: UnitOfWork, principal: Principal, question_id: str) -> None:
+    note = await uow.session.get(WrongNote, (principal.user_id, question_id))
+    if note is None or note.cleared_at is not None:
+        raise NotFound("This question is not in your wrong-answer note.")
+    note.cleared_at = utcnow()
+
+
+async def due_reviews(
+    uow: UnitOfWork, principal: Principal, certification: str | None, limit: int = 100
+) -> list[DueCard]:
+    rows = await repo.due_cards(uow.session, principal.user_id, certification, utcnow(), limit)
+    stems = await _stems(uow, [r.question_id for r in rows])
+    return [
+        DueCard(
+            question_id=r.question_id,
+            certification=r.certification_code,
+            due_at=r.due_at,
+            reviews=r.reviews,
+            stem=stems.get(r.question_id, ""),
+        )
+        for r in rows
+    ]
+
+
+async def due_counts(uow: UnitOfWork, principal: Principal) -> dict[str, int]:
+    return await repo.count_due(uow.session, principal.user_id, utcnow())
+
+
+# ---- practice ------------------------------------------------------------------------------
+
+
+async def start_practice(
+    uow: UnitOfWork, principal: Principal, spec: PracticeStart, rng: random.Random | None = None
+) -> PracticeSessionOut:
+    """Pick the questions of a practice run from the learner's chosen source."""
+    pool = await content.practice_pool(uow, spec.certification, spec.subject, spec.topic)
+    ids = [p.question_id for p in pool]
+    user = principal.user_id
+    if spec.mode == "wrong":
+        noted = {n.question_id for n in await repo.wrong_notes(uow.session, user, spec.certification)}
+        ids = [q for q in ids if q in noted]
+    elif spec.mode == "bookmarked":
+        marked = {b.question_id for b in await repo.bookmarks(uow.session, user, spec.certification)}
+        ids = [q for q in ids if q in marked]
+    elif spec.mode == "due":
+        due = await repo.due_cards(uow.session, user, spec.certification, utcnow(), 10_000)
+        order = {c.question_id: n for n, c in enumerate(due)}
+        ids = sorted((q for q in ids if q in order), key=order.__getitem__)
+    elif spec.mode == "new":
+        seen = await repo.answered_question_ids(uow.session, user, spec.certification)
+        ids = [q for q in ids if q not in seen]
+    if spec.order == "random":
+        (rng or random.Random()).shuffle(ids)
+    ids = ids[: spec.limit]
+    if not ids:
+        raise Conflict(
+            {
+                "all": "No published questions match this choice yet.",
+                "wrong": "Your wrong-answer note is empty for this choice.",
+                "bookmarked": "You have no bookmarks here yet.",
+                "due": "Nothing is due for review right now.",
+                "new": "You have answered every question here at least once.",
+            }[spec.mode]
+        )
+    row = PracticeSession(
+        user_id=user,
+        certification_code=spec.certification,
+        mode=spec.mode,
+        subject_code=spec.subject,
+        topic_code=spec.topic,
+        question_ids=ids,
+        answered=0,
+        correct=0,
+        created_at=utcnow(),
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    return _session_out(row)
+
+
+def _session_out(row: PracticeSession) -> PracticeSessionOut:
+    return PracticeSessionOut(
+        id=row.id,
+        certification=row.certification_code,
+        mode=row.mode,
+        total=len(row.question_ids),
+        answered=row.answered,
+        correct=row.correct,
+    )
+
+
+async def _practice_session(uow: UnitOfWork, principal: Principal, session_id: str) -> PracticeSession:
+    row = await uow.session.get(PracticeSession, session_id)
+    if row is None or row.user_id != principal.user_id:
+        raise NotFound("No such practice session.")
+    return row
+
+
+async def practice_question(
+    uow: UnitOfWork, principal: Principal, session_id: str, position: int
+) -> PracticeQuestion:
+    row = await _practice_session(uow, principal, session_id)
+    if not 0 <= position < len(row.question_ids):
+        raise NotFound(f"The session has questions 0 to {len(row.question_ids) - 1}.")
+    qid = row.question_ids[position]
+    version = (await content.current_versions(uow, [qid]))[qid]
+    bookmark = await uow.session.get(Bookmark, (principal.user_id, qid))
+    note = await uow.session.get(WrongNote, (principal.user_id, qid))
+    return PracticeQuestion(
+        session_id=row.id,
+        position=position,
+        total=len(row.question_ids),
+        question=display.view(version, display.display_order(version.content, None), row.certification_code),
+        bookmarked=bookmark is not None,
+        in_wrong_note=note is not None and note.cleared_at is None,
+    )
+
+
+async def answer_practice(
+    uow: UnitOfWork,
+    principal: Principal,
+    session_id: str,
+    position: int,
+    answer: ResponseIn,
+    elapsed_ms: int,
+    *,
+    clear_after: int,
+) -> Feedback:
+    """Grade one practice answer at once: right or wrong, key, explanation; update the
+    wrong-answer note and the question's review card."""
+    row = await _practice_session(uow, principal, session_id)
+    if not 0 <= position < len(row.question_ids):
+        raise NotFound("No such question in this session.")
+    qid = row.question_ids[position]
+    version = (await content.current_versions(uow, [qid]))[qid]
+    order = display.display_order(version.content, None)
+    response = _internal(version.content, order, answer)
+    fraction = score(version.content, response)
+    now = utcnow()
+    note = await _record_answer(
+        uow,
+        user_id=principal.user_id,
+        certification=row.certification_code,
+        version=version,
+        subject=None,
+        context="practice",
+        fraction=fraction,
+        elapsed_ms=elapsed_ms,
+        clear_after=clear_after,
+        now=now,
+    )
+    due = await _review(
+        uow, principal.user_id, row.certification_code, qid, fraction >= 1.0, elapsed_ms, now
+    )
+    row.answered += 1
+    row.correct += int(fraction >= 1.0)
+    return Feedback(
+        correct=fraction >= 1.0,
+        fraction=fraction,
+        key={**key_of(version.content), "display": list(display.key_display(version.content, order))},
+        explanation=version.content.explanation,
+        your_answer=answer,
+        next_position=position + 1 if position + 1 < len(row.question_ids) else None,
+        wrong_note=note,
+        next_review_at=due,
+    )
+
+
+# ---- mock exams ------------------------------------------------------------------------------
+
+
+def _remaining(deadline: datetime, now: datetime) -> float:
+    return max(0.0, round((deadline - now).total_seconds(), 3))
+
+
+async def start_attempt(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    blueprint_id: str | None = None,
+    paper_id: str | None = None,
+    rng: random.Random | None = None,
+) -> AttemptView:
+    """Freeze a form (exact versions, question and choice order) and start the clock."""
+    rng = rng or random.Random()
+    if (blueprint_id is None) == (paper_id is None):
+        raise Invalid("Start an attempt from either a blueprint or a past paper.")
+    now = utcnow()
+    sections: list[dict[str, Any]] = []
+    drawn: list[DrawnItem]
+    if blueprint_id:
+        bp, drawn = await content.draw_blueprint(uow, blueprint_id, rng)
+        certification, form_id, name = bp.certification_code, bp.id, bp.name
+        total = timedelta(minutes=bp.time_limit_minutes)
+        rule: PassRule = bp.pass_rule
+        calculator, shuffle_q, shuffle_c = bp.calculator, bp.shuffle_questions, bp.shuffle_choices
+        elapsed = timedelta()
+        for s in bp.sections:
+            deadline = None
+            if s.time_limit_minutes:
+                elapsed += timedelta(minutes=s.time_limit_minutes)
+                deadline = (now + elapsed).isoformat()
+            sections.append({"code": s.code, "name": s.name, "deadline_at": deadline})
+    else:
+        assert paper_id is not None
+        paper, drawn = await content.paper_form(uow, paper_id)
+        certification, form_id, name = paper.certification_code, paper.id, paper.name
+        total = timedelta(minutes=paper.time_limit_minutes)
+        rule = paper.pass_rule
+        calculator, shuffle_q, shuffle_c = False, False, True
+        for item in paper.items:
+            if all(s["code"] != item.section_code for s in sections):
+                sections.append({"code": item.section_code, "name": item.section_name, "deadline_at": None})
+    if shuffle_q:
+        # Shuffle within each section so sections keep their order.
+        by_section: dict[str, list[DrawnItem]] = {}
+        for d in drawn:
+            by_section.setdefault(d.section_code, []).append(d)
+        drawn = []
+        for s in sections:
+            group = by_section.get(s["code"], [])
+            rng.shuffle(group)
+            drawn += group
+    versions = await _versions(uow, [d.version_id for d in drawn])
+    attempt = Attempt(
+        id=new_id(),
+        user_id=principal.user_id,
+        certification_code=certification,
+        form_kind="blueprint" if blueprint_id else "paper",
+        form_id=form_id,
+        form_name=name,
+        status="open",
+        started_at=now,
+        deadline_at=now + total,
+        calculator=calculator,
+        pass_rule=rule.model_dump(mode="json"),
+        sections=sections,
+        question_count=len(drawn),
+    )
+    uow.session.add(attempt)
+    await uow.session.flush()
+    uow.session.add_all(
+        AttemptItem(
+            attempt_id=attempt.id,
+            position=n,
+            question_id=d.question_id,
+            version_id=d.version_id,
+            section_code=d.section_code,
+            points=d.points,
+            display_order=display.display_order(
+                versions[d.version_id].content, rng if shuffle_c else None
+            ),
+            response=None,
+            op_seq=0,
+            flagged=False,
+            time_ms=0,
+        )
+        for n, d in enumerate(drawn, 1)
+    )
+    await uow.session.flush()
+    record_event(
+        uow.session,
+        "certplatform.learning.attempt.started.v1",
+        {
+            "attempt_id": attempt.id,
+            "user_id": principal.user_id,
+            "certification": certification,
+            "form": name,
+            "deadline_at": attempt.deadline_at.isoformat(),
+        },
+    )
+    return await attempt_view(uow, principal, attempt.id)
+
+
+async def _owned_attempt(uow: UnitOfWork, principal: Principal, attempt_id: str) -> Attempt:
+    attempt = await uow.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != principal.user_id:
+        raise NotFound("No such attempt.")
+    return attempt
+
+
+def _clocks(attempt: Attempt, now: datetime) -> tuple[SectionClock, ...]:
+    clocks = []
+    for s in attempt.sections:
+        deadline = datetime.fromisoformat(s["deadline_at"]) if s.get("deadline_at") else None
+        clocks.append(
+            SectionClock(
+                code=s["code"],
+                name=s["name"],
+                deadline_at=deadline,
+                remaining_seconds=_remaining(deadline, now) if deadline else None,
+            )
+        )
+    return tuple(clocks)
+
+
+async def attempt_view(uow: UnitOfWork, principal: Principal, attempt_id: str) -> AttemptView:
+    """The attempt as the learner sees it (from any device): questions, own answers, clock."""
+    attempt = await _owned_attempt(uow, principal, attempt_id)
+    items = await repo.attempt_items(uow.session, attempt.id)
+    versions = await _versions(uow, [i.version_id for i in items])
+    now = utcnow()
+    views = []
+    for item in items:
+        version = versions[item.version_id]
+        response = _response(item.response)
+        views.append(
+            AttemptItemView(
+                position=item.position,
+                section_code=item.section_code,
+                points=item.points,
+                question=display.view(version, item.display_order, attempt.certification_code, item.section_code),
+                answer=display.to_display(version.content, item.display_order, response) if response else None,
+                flagged=item.flagged,
+            )
+        )
+    return AttemptView(
+        id=attempt.id,
+        status="open" if attempt.status == "open" else "submitted",
+        certification=attempt.certification_code,
+        form_name=attempt.form_name,
+        calculator=attempt.calculator,
+        started_at=attempt.started_at,
+        deadline_at=attempt.deadline_at,
+        server_time=now,
+        remaining_seconds=_remaining(attempt.deadline_at, now) if attempt.status == "open" else 0.0,
+        sections=_clocks(attempt, now),
+        question_count=attempt.question_count,
+        unanswered=tuple(i.position for i in items if i.response is None),
+        items=tuple(views),
+    )
+
+
+async def save_answer(
+    uow: UnitOfWork,
+    principal: Principal,
+    attempt_id: str,
+    position: int,
+    op: SaveAnswer,
+    *,
+    grace_seconds: float,
+) -> SaveAck:
+    """Save one answer (or flag) idempotently: the same op id is applied once; among
+    different ops the highest `op_seq` wins, whatever order they arrive in."""
+    header = await repo.attempt_header(uow.session, attempt_id)
+    if header is None or header.user_id != principal.user_id:
+        raise NotFound("No such attempt.")
+    now = utcnow()
+    previous = await repo.operation(uow.session, attempt_id, op.op_id)
+    if previous is not None:
+        if previous.position != position:
+            raise Conflict(f"Operation {op.op_id} was used for question {previous.position}.")
+        return SaveAck(
+            position=position,
+            op_id=op.op_id,
+            applied=previous.applied,
+            saved_at=previous.at,
+            remaining_seconds=_remaining(header.deadline_at, now),
+            unanswered_count=await repo.unanswered_count(uow.session, attempt_id),
+        )
+    if header.status != "open":
+        raise Conflict("This attempt has been submitted; answers can no longer change.")
+    if now > header.deadline_at + timedelta(seconds=grace_seconds):
+        raise Conflict("Time is up: the exam ended at the deadline, so this answer was not saved.")
+    item = await uow.session.get(AttemptItem, (attempt_id, position))
+    if item is None:
+        raise NotFound(f"The attempt has no question {position}.")
+    section = next((s for s in header.sections if s["code"] == item.section_code), None)
+    if section and section.get("deadline_at"):
+        section_deadline = datetime.fromisoformat(section["deadline_at"])
+        if now > section_deadline + timedelta(seconds=grace_seconds):
+            raise Conflict(f"Time is up for section {section['name']}; its answers are final.")
+    values: dict[str, Any] = {}
+    stored: dict[str, Any] | None = None
+    if op.answer is not None:
+        version = (await _versions(uow, [item.version_id]))[item.version_id]
+        response = _internal(version.content, item.display_order, op.answer)
+        stored = None if response.is_blank() else response.model_dump(mode="json")
+        values["response"] = stored
+    if op.flagged is not None:
+        values["flagged"] = op.flagged
+    # Time on a question cannot exceed the time since the attempt started.
+    elapsed = min(op.elapsed_ms, int((now - header.started_at).total_seconds() * 1000))
+    applied = (
+        await repo.apply_answer(uow.session, attempt_id, position, op.op_seq, values, elapsed)
+        if values
+        else False
+    )
+    await repo.insert_operation(
+        uow.session,
+        {
+            "attempt_id": attempt_id,
+            "op_id": op.op_id,
+            "position": position,
+            "op_seq": op.op_seq,
+            "response": stored,
+            "flagged": op.flagged,
+            "applied": applied,
+            "at": now,
+        },
+    )
+    return SaveAck(
+        position=position,
+        op_id=op.op_id,
+        applied=applied,
+        saved_at=now,
+        remaining_seconds=_remaining(header.deadline_at, now),
+        unanswered_count=await repo.unanswered_count(uow.session, attempt_id),
+    )
+
+
+async def unanswered(uow: UnitOfWork, principal: Principal, attempt_id: str) -> list[int]:
+    await _owned_attempt(uow, principal, attempt_id)
+    return [i.position for i in await repo.attempt_items(uow.session, attempt_id) if i.response is None]
+
+
+async def record_integrity_event(
+    uow: UnitOfWork, principal: Principal, attempt_id: str, kind: str, detail: dict[str, Any]
+) -> None:
+    """Store a focus-lost / page-hidden / paste report with the attempt and audit it."""
+    attempt = await _owned_attempt(uow, principal, attempt_id)
+    now = utcnow()
+    uow.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, detail=detail, at=now))
+    record_event(
+        uow.session,
+        "certplatform.learning.attempt.integrity.v1",
+        {"attempt_id": attempt.id, "user_id": principal.user_id, "kind": kind, "detail": detail},
+    )
+
+
+def _grade(
+    attempt: Attempt, items: Sequence[AttemptItem], versions: dict[str, VersionOut]
+) -> tuple[ExamResult, list[float]]:
+    results, fractions = [], []
+    for item in items:
+        response = _response(item.response)
+        fraction = score(versions[item.version_id].content, response) if response else 0.0
+        fractions.append(fraction)
+        results.append(ItemResult.from_fraction(str(item.position), item.section_code, item.points, fraction))
+    sections = [(s["code"], s["name"]) for s in attempt.sections]
+    return grade_exam(results, sections, PassRule.model_validate(attempt.pass_rule)), fractions
+
+
+def _result_json(exam: ExamResult, unanswered_count: int) -> dict[str, Any]:
+    return {
+        "percent": exam.percent,
+        "section_average": exam.section_average,
+        "correct_count": exam.correct_count,
+        "question_count": exam.question_count,
+        "earned": exam.earned,
+        "total_points": exam.total_points,
+        "passed": exam.passed,
+        "reasons": [render_reason(r, "ko") for r in exam.reasons],
+        "reasons_en": [render_reason(r, "en") for r in exam.reasons],
+        "unanswered_count": unanswered_count,
+        "sections": [
+            {
+                "code": s.code,
+                "name": s.name,
+                "points": s.points,
+                "earned": s.earned,
+                "percent": s.percent,
+                "correct_count": s.correct_count,
+                "question_count": s.question_count,
+                "below_floor": s.below_floor,
+            }
+            for s in exam.sections
+        ],
+    }
+
+
+async def submit_attempt(
+    uow: UnitOfWork,
+    principal: Principal | None,
+    attempt_id: str,
+    *,
+    by: str = "learner",
+    clear_after: int = 2,
+) -> AttemptResult:
+    """Submit and grade. Concurrent submits grade once; a repeated submit returns the result."""
+    attempt = await uow.session.get(Attempt, attempt_id)
+    if attempt is None or (principal is not None and attempt.user_id != principal.user_id):
+        raise NotFound("No such attempt.")
+    now = utcnow()
+    if await repo.claim_submit(uow.session, attempt_id, now, by):
+        await uow.session.refresh(attempt)
+        items = await repo.attempt_items(uow.session, attempt_id)
+        versions = await _versions(uow, [i.version_id for i in items])
+        exam, fractions = _grade(attempt, items, versions)
+        blank = sum(1 for i in items if i.response is None)
+        for item, fraction in zip(items, fractions, strict=True):
+            item.fraction = fraction
+            item.earned = item.points * fraction
+        attempt.result = _result_json(exam, blank)
+        attempt.passed = exam.passed
+        attempt.score_percent = exam.percent
+        for item, fraction in zip(items, fractions, strict=True):
+            if item.response is not None:
+                await _record_answer(
+                    uow,
+                    user_id=attempt.user_id,
+                    certification=attempt.certification_code,
+                    version=versions[item.version_id],
+                    subject=item.section_code,
+                    context="exam",
+                    fraction=fraction,
+                    elapsed_ms=item.time_ms,
+                    clear_after=clear_after,
+                    now=now,
+                )
+        await uow.session.flush()
+        record_event(
+            uow.session,
+            "certplatform.learning.attempt.submitted.v1",
+            {
+                "attempt_id": attempt.id,
+                "user_id": attempt.user_id,
+                "by": by,
+                "percent": exam.percent,
+                "passed": exam.passed,
+                "unanswered": blank,
+            },
+        )
+    else:
+        await uow.session.refresh(attempt)
+    return _attempt_result(attempt)
+
+
+def _attempt_result(attempt: Attempt) -> AttemptResult:
+    result = attempt.result
+    if attempt.status != "submitted" or result is None or attempt.submitted_at is None:
+        raise Conflict("The attempt is still open; submit it first.")
+    return AttemptResult(
+        attempt_id=attempt.id,
+        certification=attempt.certification_code,
+        form_name=attempt.form_name,
+        submitted_at=attempt.submitted_at,
+        submitted_by=attempt.submitted_by or "learner",
+        unanswered_count=result["unanswered_count"],
+        percent=result["percent"],
+        section_average=result["section_average"],
+        correct_count=result["correct_count"],
+        question_count=result["question_count"],
+        earned=result["earned"],
+        total_points=result["total_points"],
+        passed=result["passed"],
+        reasons=tuple(result["reasons"]),
+        reasons_en=tuple(result["reasons_en"]),
+        pass_rule=attempt.pass_rule,
+        sections=tuple(SectionScore(**s) for s in result["sections"]),
+        regraded_at=attempt.regraded_at,
+    )
+
+
+async def attempt_result(uow: UnitOfWork, principal: Principal, attempt_id: str) -> AttemptResult:
+    return _attempt_result(await _owned_attempt(uow, principal, attempt_id))
+
+
+async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str) -> AttemptReview:
+    """After submission: every question with my answer, the key, the explanation, my time,
+    and how often I changed an answer (and a right one to a wrong one)."""
+    attempt = await _owned_attempt(uow, principal, attempt_id)
+    result = _attempt_result(attempt)
+    items = await repo.attempt_items(uow.session, attempt.id)
+    versions = await _versions(uow, [i.version_id for i in items])
+    history: dict[int, list[Response | None]] = {}
+    for op in await repo.operations_of(uow.session, attempt.id):
+        if op.response is not None or op.flagged is None:
+            history.setdefault(op.position, []).append(_response(op.response))
+    review_items = []
+    right_to_wrong_total = 0
+    for item in items:
+        version = versions[item.version_id]
+        c = version.content
+        responses = history.get(item.position, [])
+        scores = [score(c, r) if r else 0.0 for r in responses]
+        changes = max(0, len(responses) - 1)
+        right_to_wrong = sum(1 for a, b in zip(scores, scores[1:], strict=False) if a >= 1.0 > b)
+        right_to_wrong_total += right_to_wrong
+        response = _response(item.response)
+        review_items.append(
+            ReviewItem(
+                position=item.position,
+                section_code=item.section_code,
+                question=display.view(version, item.display_order, attempt.certification_code, item.section_code),
+                answer=display.to_display(c, item.display_order, response) if response else None,
+                key=key_of(c),
+                key_display=display.key_display(c, item.display_order),
+                explanation=c.explanation,
+                earned=item.earned or 0.0,
+                points=item.points,
+                correct=(item.fraction or 0.0) >= 1.0,
+                time_ms=item.time_ms,
+                changes=changes,
+                right_to_wrong=right_to_wrong,
+            )
+        )
+    return AttemptReview(result=result, items=tuple(review_items), right_to_wrong_total=right_to_wrong_total)
+
+
+async def my_attempts(uow: UnitOfWork, principal: Principal, limit: int = 20) -> list[AttemptSummary]:
+    return [
+        AttemptSummary(
+            id=a.id,
+            certification=a.certification_code,
+            form_name=a.form_name,
+            status=a.status,
+            started_at=a.started_at,
+            deadline_at=a.deadline_at,
+            passed=a.passed,
+            percent=a.score_percent,
+        )
+        for a in await repo.attempts_of(uow.session, principal.user_id, limit)
+    ]
+
+
+async def expired_attempts(uow: UnitOfWork, grace_seconds: float) -> list[str]:
+    """Open attempts whose deadline (plus grace) has passed."""
+    return await repo.expired_attempt_ids(uow.session, utcnow() - timedelta(seconds=grace_seconds))
+
+
+# ---- regrading ---------------------------------------------------------------------------------
+
+
+async def regrade(
+    uow: UnitOfWork, question_id: str, *, apply: bool, actor: Principal | None
+) -> RegradeReport:
+    """Re-grade submitted attempts that showed an older version of a question against its
+    current version. A dry run (apply=False) reports what would change and writes nothing."""
+    current = (await content.current_versions(uow, [question_id])).get(question_id)
+    if current is None:
+        raise NotFound("No such question.")
+    affected = await repo.items_with_question(uow.session, question_id, current.id)
+    attempts = await repo.attempts_by_id(uow.session, sorted({i.attempt_id for i in affected}))
+    changes = []
+    now = utcnow()
+    for attempt in attempts:
+        items = await repo.attempt_items(uow.session, attempt.id)
+        versions = await _versions(uow, [i.version_id for i in items])
+        for i in items:
+            if i.question_id == question_id:
+                versions[i.version_id] = current
+        exam, fractions = _grade(attempt, items, versions)
+        old = attempt.result or {}
+        change = RegradeChange(
+            attempt_id=attempt.id,
+            user_id=attempt.user_id,
+            old_percent=float(old.get("percent", 0.0)),
+            new_percent=exam.percent,
+            old_passed=bool(old.get("passed", False)),
+            new_passed=exam.passed,
+        )
+        if change.old_percent != change.new_percent or change.old_passed != change.new_passed:
+            changes.append(change)
+        if apply:
+            for item, fraction in zip(items, fractions, strict=True):
+                item.fraction = fraction
+                item.earned = item.points * fraction
+            blank = sum(1 for i in items if i.response is None)
+            attempt.result = {
+                **_result_json(exam, blank),
+                "regrade": {
+                    "question_id": question_id,
+                    "to_version": current.number,
+                    "previous_percent": change.old_percent,
+                    "previous_passed": change.old_passed,
+                    "at": now.isoformat(),
+                },
+            }
+            attempt.passed = exam.passed
+            attempt.score_percent = exam.percent
+            attempt.regraded_at = now
+    if apply:
+        await uow.session.flush()
+        record_event(
+            uow.session,
+            "certplatform.learning.regrade.applied.v1",
+            {
+                "question_id": question_id,
+                "to_version": current.number,
+                "attempts": len(attempts),
+                "changed": len(changes),
+                "actor": actor.user_id if actor else None,
+            },
+        )
+    return RegradeReport(
+        question_id=question_id,
+        to_version=current.number,
+        attempts=len(attempts),
+        changes=tuple(changes),
+        applied=apply,
+    )
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()

@@ -1,0 +1,212 @@
+"""End-to-end mock exams through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import httpx
+
+from certplatform.content import service as content
+from certplatform.kernel.db import Database
+from certplatform.kernel.storage import LocalStorage
+from tests.support.accounts import bearer
+from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
+
+
+async def test_fcc_technician_exam_from_start_to_graded_result(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, "US-FCC-TECHNICIAN")
+    learner = await bearer(client, db)
+    started = await client.post(
+        "/api/v1/attempts",
+        json={"blueprint_id": await blueprint_id(db, "US-FCC-TECHNICIAN")},
+        headers=learner,
+    )
+    assert started.status_code == 201, started.text
+    view = started.json()
+    assert view["question_count"] == 35
+    assert 3590 < view["remaining_seconds"] <= 3600
+    # Exactly one question from each of the 35 groups (T1A, T1B, ...).
+    async with db.transaction() as uow:
+        questions = await content.current_versions(
+            uow, [i["question"]["question_id"] for i in view["items"]]
+        )
+        externals = {
+            q.id: q.external_id
+            for q in await content.find_questions(
+                uow, certification_code="US-FCC-TECHNICIAN", limit=1000
+            )
+        }
+    groups = Counter(externals[qid][:3] for qid in questions)
+    assert len(groups) == 35
+    assert set(groups.values()) == {1}
+
+    keys = await keys_of(db, view)
+    items = view["items"]
+    for item in items[:26]:
+        ack = await save(client, learner, view["id"], item["position"], keys[item["position"]][0])
+        assert ack.status_code == 200, ack.text
+        assert ack.json()["applied"] is True
+    for item in items[26:30]:
+        await save(client, learner, view["id"], item["position"], wrong_key(item, keys[item["position"]]))
+    unanswered = (await client.get(f"/api/v1/attempts/{view['id']}/unanswered", headers=learner)).json()
+    assert unanswered["count"] == 5
+
+    result = await client.post(f"/api/v1/attempts/{view['id']}/submit", headers=learner)
+    assert result.status_code == 200, result.text
+    body = result.json()
+    assert (body["correct_count"], body["passed"], body["unanswered_count"]) == (26, True, 5)
+    assert body["reasons"] == ["합격: 정답 26개 (합격 기준 26개 이상)"] or "26" in body["reasons"][0]
+
+    review = (await client.get(f"/api/v1/attempts/{view['id']}/review", headers=learner)).json()
+    assert len(review["items"]) == 35
+    first = review["items"][0]
+    assert first["key_display"] == keys[first["position"]]
+    assert first["correct"] is True
+
+
+async def test_korean_exam_fails_on_one_subject_below_40_with_a_high_average(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, "KR-INFO-ENGINEER")
+    learner = await bearer(client, db)
+    started = await client.post(
+        "/api/v1/attempts",
+        json={"blueprint_id": await blueprint_id(db, "KR-INFO-ENGINEER")},
+        headers=learner,
+    )
+    view = started.json()
+    assert view["question_count"] == 100
+    assert [s["code"] for s in view["sections"]] == ["S1", "S2", "S3", "S4", "S5"]
+    keys = await keys_of(db, view)
+    # S3 (데이터베이스 구축): 7 of 20 right = 35 points; every other subject 100.
+    seen_s3 = 0
+    for item in view["items"]:
+        right = keys[item["position"]]
+        if item["section_code"] == "S3":
+            seen_s3 += 1
+            choice = right[0] if seen_s3 <= 7 else wrong_key(item, right)
+        else:
+            choice = right[0]
+        assert (await save(client, learner, view["id"], item["position"], choice)).status_code == 200
+    result = (await client.post(f"/api/v1/attempts/{view['id']}/submit", headers=learner)).json()
+    assert result["passed"] is False
+    assert result["section_average"] == 87.0
+    assert [s["percent"] for s in result["sections"]] == [100, 100, 35, 100, 100]
+    assert any("데이터베이스 구축 35점 과락" in r for r in result["reasons"]), result["reasons"]
+    assert any("35" in r and "Database" in r or "35" in r for r in result["reasons_en"])
+
+
+async def test_keys_never_leave_the_server_while_the_attempt_is_open(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, "KR-INFO-ENGINEER")
+    learner = await bearer(client, db)
+    view = (
+        await client.post(
+            "/api/v1/attempts",
+            json={"blueprint_id": await blueprint_id(db, "KR-INFO-ENGINEER")},
+            headers=learner,
+        )
+    ).json()
+    attempt = view["id"]
+    async with db.transaction() as uow:
+        versions = await content.current_versions(
+            uow, [i["question"]["question_id"] for i in view["items"]]
+        )
+    explanations = [v.content.explanation for v in versions.values()]
+    replies = [json.dumps(view, ensure_ascii=False)]
+    item = view["items"][0]
+    for path, method, body in [
+        (f"/api/v1/attempts/{attempt}", "GET", None),
+        (f"/api/v1/attempts/{attempt}/unanswered", "GET", None),
+        (f"/api/v1/attempts/{attempt}/answers/{item['position']}", "PUT",
+         {"op_id": "x1", "op_seq": 1, "answer": {"choices": ["1"]}, "flagged": True}),
+        (f"/api/v1/attempts/{attempt}/events", "POST", {"kind": "focus_lost"}),
+        (f"/api/v1/attempts/{attempt}/result", "GET", None),
+        (f"/api/v1/attempts/{attempt}/review", "GET", None),
+        ("/api/v1/attempts", "GET", None),
+    ]:
+        reply = await client.request(method, path, json=body, headers=learner)
+        replies.append(reply.text)
+    assert "result" not in replies[5] or "still open" in replies[5]
+    assert "still open" in replies[6]
+    for text in replies:
+        for field in ("weight", "explanation", "key_display", "accepted_answers", '"key"'):
+            assert field not in text, field
+        for explanation in explanations:
+            assert explanation not in text
+        assert not re.search(r'"correct"\s*:', text)
+
+
+async def test_saves_are_idempotent_and_the_last_operation_wins(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, "US-FCC-TECHNICIAN")
+    learner = await bearer(client, db)
+    view = (
+        await client.post(
+            "/api/v1/attempts",
+            json={"blueprint_id": await blueprint_id(db, "US-FCC-TECHNICIAN")},
+            headers=learner,
+        )
+    ).json()
+    attempt, position = view["id"], 1
+    newer = await save(client, learner, attempt, position, "3", seq=5, op="b")
+    older = await save(client, learner, attempt, position, "1", seq=2, op="a")  # arrives late
+    again = await save(client, learner, attempt, position, "1", seq=2, op="a")  # retried
+    assert (newer.json()["applied"], older.json()["applied"], again.json()["applied"]) == (
+        True,
+        False,
+        False,
+    )
+    current = (await client.get(f"/api/v1/attempts/{attempt}", headers=learner)).json()
+    assert current["items"][0]["answer"]["choices"] == ["3"]
+
+    bad = await save(client, learner, attempt, position, "9", seq=6, op="c")
+    assert bad.status_code == 422
+    other = await bearer(client, db, "author")
+    assert (await client.get(f"/api/v1/attempts/{attempt}", headers=other)).status_code == 404
+
+
+async def test_answers_after_the_deadline_are_refused_and_the_sweeper_grades(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from certplatform.learning.models import Attempt
+    from certplatform.learning.tasks import sweep_deadlines
+
+    await load(db, storage, "US-FCC-TECHNICIAN")
+    learner = await bearer(client, db)
+    view = (
+        await client.post(
+            "/api/v1/attempts",
+            json={"blueprint_id": await blueprint_id(db, "US-FCC-TECHNICIAN")},
+            headers=learner,
+        )
+    ).json()
+    keys = await keys_of(db, view)
+    assert (await save(client, learner, view["id"], 1, keys[1][0])).status_code == 200
+    # The deadline passed a minute ago (beyond the 5 s grace).
+    async with db.transaction() as uow:
+        from certplatform.kernel.db import utcnow
+
+        await uow.session.execute(
+            update(Attempt)
+            .where(Attempt.id == view["id"])
+            .values(deadline_at=utcnow() - timedelta(minutes=1))
+        )
+    late = await save(client, learner, view["id"], 2, keys[2][0])
+    assert late.status_code == 409
+    assert "Time is up" in late.json()["error"]["message"]
+
+    assert await sweep_deadlines(db, grace_seconds=5) == 1
+    assert await sweep_deadlines(db, grace_seconds=5) == 0
+    result = (await client.get(f"/api/v1/attempts/{view['id']}/result", headers=learner)).json()
+    assert (result["submitted_by"], result["correct_count"], result["passed"]) == ("deadline", 1, False)
