@@ -35,13 +35,16 @@ def shared_data() -> Path:
     return Path(os.environ.get("SHARED_DATA", SHARED_DATA))
 
 
-async def _fresh_postgres() -> str:
+async def _postgres(create: bool) -> str:
+    """Create (or drop) this run's own database beside TEST_DATABASE_URL's, so that
+    several test runs on one server never share or drop each other's data."""
     url = make_url(to_async_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)))
-    name = f"{url.database}_certplatform"
+    name = f"{url.database}_certplatform_{os.getpid()}"
     admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if create:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
 
@@ -49,15 +52,17 @@ async def _fresh_postgres() -> str:
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+) -> AsyncIterator[str]:
     """A freshly migrated database; `alembic check` proves models and migrations agree."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
-        url = await _fresh_postgres()
+        url = await _postgres(create=True)
     await asyncio.to_thread(migrate.upgrade, url)
     await asyncio.to_thread(migrate.check, url)
-    return url
+    yield url
+    if request.param != "sqlite":
+        await _postgres(create=False)
 
 
 @pytest.fixture(scope="session")

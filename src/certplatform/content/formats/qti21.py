@@ -12,7 +12,10 @@ break, images as `![alt](media:FILE)`, and a text-entry or inline-choice gap as 
 
 `dump` writes a content package that `parse` reads back to the same questions: one item file
 per question, an assessmentTest that files them under subject and topic sections, and the tags
-as LOM keywords in the manifest.
+as LOM keywords in the manifest. What QTI cannot hold comes back changed: a draft without
+external_id gets the identifier Q0001, Q0002... by position; shuffle_choices is kept only for
+choice and matching questions; a single choice between ids `true` and `false` reading True and
+False is read as a true/false question.
 """
 
 from __future__ import annotations
