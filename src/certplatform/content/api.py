@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -251,7 +252,10 @@ async def import_file(
     if len(data) > MAX_UPLOAD:
         raise Invalid("The file is larger than 200 MB.")
     try:
-        parsed = registry.read(format, data, registry.ReadOptions(mapping=map))
+        # Parsing is CPU-bound; a thread keeps the server answering meanwhile.
+        parsed = await asyncio.to_thread(
+            registry.read, format, data, registry.ReadOptions(mapping=map)
+        )
     except ImportFormatError as exc:
         raise Invalid(f"{file.filename or 'The file'}: {exc}") from exc
     return await service.import_drafts(
