@@ -25,8 +25,13 @@ def report(bench: str, metric: str, value: float, unit: str, backend: str) -> No
     print(f"{bench:16} {metric:28} {value:12.1f} {unit:10} [{backend}]")
     print(
         json.dumps(
-            {"bench": bench, "metric": metric, "value": round(value, 2), "unit": unit,
-             "backend": backend}
+            {
+                "bench": bench,
+                "metric": metric,
+                "value": round(value, 2),
+                "unit": unit,
+                "backend": backend,
+            }
         ),
         flush=True,
     )
@@ -34,7 +39,7 @@ def report(bench: str, metric: str, value: float, unit: str, backend: str) -> No
 
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -64,17 +69,82 @@ async def fresh_database(backend: str, name: str) -> str:
 
 
 WORDS_KO = (
-    "데이터베이스 정규화 트랜잭션 무결성 스키마 인덱스 조인 릴레이션 튜플 속성 도메인 "
-    "소프트웨어 설계 요구사항 인터페이스 모듈 결합도 응집도 테스트 형상관리 프로세스 "
-    "운영체제 스케줄링 기억장치 페이지 교체 알고리즘 네트워크 프로토콜 라우팅 보안 암호화 "
-    "인증 접근제어 법령 개인정보 로더 컴파일러 인터프리터 변수 함수 객체 클래스 상속"
-).split()
+    "데이터베이스",
+    "정규화",
+    "트랜잭션",
+    "무결성",
+    "스키마",
+    "인덱스",
+    "조인",
+    "릴레이션",
+    "튜플",
+    "속성",
+    "도메인",
+    "소프트웨어",
+    "설계",
+    "요구사항",
+    "인터페이스",
+    "모듈",
+    "결합도",
+    "응집도",
+    "테스트",
+    "형상관리",
+    "프로세스",
+    "운영체제",
+    "스케줄링",
+    "기억장치",
+    "페이지",
+    "교체",
+    "알고리즘",
+    "네트워크",
+    "프로토콜",
+    "라우팅",
+    "보안",
+    "암호화",
+    "인증",
+    "접근제어",
+    "법령",
+    "개인정보",
+    "로더",
+    "컴파일러",
+    "인터프리터",
+    "변수",
+    "함수",
+    "객체",
+    "클래스",
+    "상속",
+)
 PARTICLES = ("", "의", "에", "을", "를", "이", "가", "은", "는", "에서", "으로")
 WORDS_EN = (
-    "antenna frequency amateur radio station license operator power voltage current "
-    "resistance circuit signal modulation propagation repeater band transmitter receiver "
-    "impedance feed line safety ground battery meter decibel wavelength"
-).split()
+    "antenna",
+    "frequency",
+    "amateur",
+    "radio",
+    "station",
+    "license",
+    "operator",
+    "power",
+    "voltage",
+    "current",
+    "resistance",
+    "circuit",
+    "signal",
+    "modulation",
+    "propagation",
+    "repeater",
+    "band",
+    "transmitter",
+    "receiver",
+    "impedance",
+    "feed",
+    "line",
+    "safety",
+    "ground",
+    "battery",
+    "meter",
+    "decibel",
+    "wavelength",
+)
 
 
 def sentence(rng: random.Random, words: int = 12) -> str:

@@ -7,8 +7,8 @@ CSV: 100,000 generated Korean/English questions in the default CSV layout, parse
 from __future__ import annotations
 
 import asyncio
-import io
 import csv
+import io
 import random
 import time
 from pathlib import Path
@@ -28,15 +28,36 @@ def make_csv(rows: int, seed: int = 7) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["code", "subject", "topic", "question", "choice_a", "choice_b", "choice_c", "choice_d",
-         "answer", "explanation", "tags"]
+        [
+            "code",
+            "subject",
+            "topic",
+            "question",
+            "choice_a",
+            "choice_b",
+            "choice_c",
+            "choice_d",
+            "answer",
+            "explanation",
+            "tags",
+        ]
     )
     for n in range(rows):
         subject = f"S{n % 5 + 1}"
         writer.writerow(
-            [f"Q{n:06d}", subject, f"{subject}-{n % 40:02d}", sentence(rng, 14) + "?",
-             sentence(rng, 4), sentence(rng, 4), sentence(rng, 4), sentence(rng, 4),
-             "ABCD"[n % 4], sentence(rng, 20), f"tag{n % 50}"]
+            [
+                f"Q{n:06d}",
+                subject,
+                f"{subject}-{n % 40:02d}",
+                sentence(rng, 14) + "?",
+                sentence(rng, 4),
+                sentence(rng, 4),
+                sentence(rng, 4),
+                sentence(rng, 4),
+                "ABCD"[n % 4],
+                sentence(rng, 20),
+                f"tag{n % 50}",
+            ]
         )
     return out.getvalue().encode()
 

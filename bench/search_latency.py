@@ -15,8 +15,20 @@ from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 
 QUESTIONS = 100_000
-QUERIES = ["법령", "로더", "정규화를", "데이터베이스", "트랜잭션 무결성", "antenna", "radio fre",
-           "페이지 교체", "암호화", "스키마의", "repeater", "보안"]
+QUERIES = [
+    "법령",
+    "로더",
+    "정규화를",
+    "데이터베이스",
+    "트랜잭션 무결성",
+    "antenna",
+    "radio fre",
+    "페이지 교체",
+    "암호화",
+    "스키마의",
+    "repeater",
+    "보안",
+]
 ROUNDS = 25
 
 

@@ -13,8 +13,11 @@ import pytest
 
 from certplatform.kernel.db import Database
 
-POOL = Path(__file__).resolve().parents[2] / "src/certplatform/demo/data/fcc/technician-2026-2030.json"
-KOREAN_CSV = """code,subject,topic,question,choice_a,choice_b,choice_c,choice_d,answer,explanation,tags
+POOL = (
+    Path(__file__).resolve().parents[2] / "src/certplatform/demo/data/fcc/technician-2026-2030.json"
+)
+HEADER = "code,subject,topic,question,choice_a,choice_b,choice_c,choice_d,answer,explanation,tags"
+KOREAN_CSV = f"""{HEADER}
 K1,S1,S1-01,관련 법령에 따라 옳은 것은?,가,나,다,라,B,법령 해설,법규
 K2,S4,S4-01,로더가 하는 일이 아닌 것은?,할당,연결,재배치,컴파일,D,컴파일은 컴파일러가 한다,
 """
@@ -40,19 +43,33 @@ def cli(database_url: str, tmp_path: Path, db: Database) -> object:
 
 def test_import_reports_json_and_is_idempotent(cli: object, tmp_path: Path) -> None:
     run = cli  # type: ignore[assignment]
-    args = ["import", str(POOL), "--format", "fcc-json", "--certification", "US-FCC-TECHNICIAN", "--json"]
+    args = [
+        "import",
+        str(POOL),
+        "--format",
+        "fcc-json",
+        "--certification",
+        "US-FCC-TECHNICIAN",
+        "--json",
+    ]
     dry = run(*args, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["created"] == 409
     first = run(*args)
     assert json.loads(first.stdout) == {
-        "created": 409, "updated": 0, "unchanged": 0, "errors": [], "dry_run": False
+        "created": 409,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+        "dry_run": False,
     }
     again = run(*args)
     assert json.loads(again.stdout)["unchanged"] == 409
 
     exported = tmp_path / "pool.gift"
-    out = run("export", "--certification", "US-FCC-TECHNICIAN", "--format", "gift", "-o", str(exported))
+    out = run(
+        "export", "--certification", "US-FCC-TECHNICIAN", "--format", "gift", "-o", str(exported)
+    )
     assert out.returncode == 0, out.stderr
     back = run("import", str(exported), "--format", "gift", "--certification", "COPY", "--json")
     assert json.loads(back.stdout)["created"] == 409, back.stderr
@@ -68,7 +85,9 @@ def test_a_bad_file_changes_nothing_and_names_the_item(cli: object, tmp_path: Pa
     assert "nothing was imported" in refused.stderr
     assert run("search", "법령").returncode == 1  # nothing there
 
-    partial = run("import", str(bad), "--format", "csv", "--certification", "KR-T", "--skip-invalid", "--json")
+    partial = run(
+        "import", str(bad), "--format", "csv", "--certification", "KR-T", "--skip-invalid", "--json"
+    )
     assert partial.returncode == 0
     summary = json.loads(partial.stdout)
     assert summary["created"] == 2
@@ -88,7 +107,9 @@ def test_search_finds_korean_words_with_particles(cli: object, tmp_path: Path) -
 
 def test_users_create_and_refuse_a_duplicate(cli: object) -> None:
     run = cli  # type: ignore[assignment]
-    made = run("users", "create", "new@example.com", "--role", "author", "--password", "long enough")
+    made = run(
+        "users", "create", "new@example.com", "--role", "author", "--password", "long enough"
+    )
     assert made.returncode == 0, made.stderr
     assert "new@example.com (author)" in made.stdout
     again = run("users", "create", "new@example.com", "--password", "long enough")

@@ -12,7 +12,7 @@ from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import ReviewCard
 from certplatform.learning.service import utc_today
 from tests.support.accounts import bearer
-from tests.support.exams import load
+from tests.support.exams import keys_of, load
 
 CERT = "KR-INFO-ENGINEER"
 
@@ -51,35 +51,34 @@ async def test_practice_wrong_note_and_review_queue(
     session = await _start(client, learner, subject="S3", limit=5)
     assert session["total"] == 5
     first = await _question(client, learner, session["id"], 0)
-    assert first["question"]["subject_code"] is None or True
-    assert "explanation" not in str(first) and "weight" not in str(first)
+    assert "explanation" not in str(first)
+    assert "weight" not in str(first)
+    key = (await keys_of(db, {"items": [{"position": 0, **first}]}))[0][0]
+    wrong = next(c["label"] for c in first["question"]["choices"] if c["label"] != key)
 
     # Answer wrong: the reply shows the key and the explanation, and notes the question.
-    wrong_label = "1"
-    feedback = await _answer(client, learner, session["id"], 0, wrong_label)
-    if feedback["correct"]:  # "1" was right by chance: answer the next question wrongly instead
-        right = feedback["key"]["display"][0]
-        assert right == "1"
-        question = await _question(client, learner, session["id"], 1)
-        feedback = await _answer(client, learner, session["id"], 1, "2" if "2" else "3")
-        first = question
-    key = feedback["key"]["display"][0]
+    feedback = await _answer(client, learner, session["id"], 0, wrong)
+    assert feedback["key"]["display"] == [key]
     assert feedback["correct"] is False
     assert feedback["explanation"]
     assert feedback["wrong_note"] == "added"
     qid = first["question"]["question_id"]
 
-    notes = (await client.get("/api/v1/wrong-notes", params={"certification": CERT}, headers=learner)).json()
+    notes = (
+        await client.get("/api/v1/wrong-notes", params={"certification": CERT}, headers=learner)
+    ).json()
     assert [n["question_id"] for n in notes] == [qid]
-    memo = await client.put(f"/api/v1/wrong-notes/{qid}/memo", json={"memo": "키 개념 다시"}, headers=learner)
+    memo = await client.put(
+        f"/api/v1/wrong-notes/{qid}/memo", json={"memo": "키 개념 다시"}, headers=learner
+    )
     assert memo.status_code == 204
 
     # A wrong answer (Again) is due again within minutes: it is in the review queue soon.
     async with db.transaction() as uow:
-        await uow.session.execute(
-            update(ReviewCard).values(due_at=utcnow() - timedelta(seconds=1))
-        )
-    due = (await client.get("/api/v1/reviews/due", params={"certification": CERT}, headers=learner)).json()
+        await uow.session.execute(update(ReviewCard).values(due_at=utcnow() - timedelta(seconds=1)))
+    due = (
+        await client.get("/api/v1/reviews/due", params={"certification": CERT}, headers=learner)
+    ).json()
     assert qid in [d["question_id"] for d in due]
 
     # Two right answers in later tries clear the note (N = 2).

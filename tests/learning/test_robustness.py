@@ -16,7 +16,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from certplatform.content import service as content
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import OutboxEvent
 from certplatform.kernel.storage import LocalStorage
@@ -25,7 +24,9 @@ from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
 
-async def _start(client: httpx.AsyncClient, headers: dict[str, str], db: Database, cert: str) -> dict:  # type: ignore[type-arg]
+async def _start(
+    client: httpx.AsyncClient, headers: dict[str, str], db: Database, cert: str
+) -> dict:  # type: ignore[type-arg]
     reply = await client.post(
         "/api/v1/attempts", json={"blueprint_id": await blueprint_id(db, cert)}, headers=headers
     )
@@ -105,9 +106,15 @@ async def test_regrade_after_a_key_fix_dry_run_then_apply(
     ]
     edit = await client.put(
         f"/api/v1/questions/{qid}",
-        json={"content": fixed, "external_id": question["external_id"], "subject": question["subject_code"],
-              "topic": question["topic_code"], "law_refs": version["law_refs"], "source": version["source"],
-              "note": "정답 정정"},
+        json={
+            "content": fixed,
+            "external_id": question["external_id"],
+            "subject": question["subject_code"],
+            "topic": question["topic_code"],
+            "law_refs": version["law_refs"],
+            "source": version["source"],
+            "note": "정답 정정",
+        },
         headers=author,
     )
     assert edit.json()["version"]["number"] == 2, edit.text
@@ -121,7 +128,9 @@ async def test_regrade_after_a_key_fix_dry_run_then_apply(
     assert unchanged["passed"] is False
 
     applied = (
-        await client.post("/api/v1/regrade", json={"question_id": qid, "apply": True}, headers=admin)
+        await client.post(
+            "/api/v1/regrade", json={"question_id": qid, "apply": True}, headers=admin
+        )
     ).json()
     assert applied["applied"] is True
     after = (await client.get(f"/api/v1/attempts/{view['id']}/result", headers=learner)).json()

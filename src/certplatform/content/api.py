@@ -27,13 +27,11 @@ from certplatform.content.contracts import (
 )
 from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
-from certplatform.kernel.auth import Principal, get_uow, require
-from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.auth import Principal, UoW, require
 from certplatform.kernel.errors import Invalid
 from certplatform.kernel.storage import LocalStorage
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
-UoW = Annotated[UnitOfWork, Depends(get_uow)]
 MAX_UPLOAD = 200 * 1024 * 1024
 
 

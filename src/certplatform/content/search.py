@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,7 @@ def _pieces(text_: str) -> Iterable[tuple[bool, str]]:
 def _bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
-    return [a + b for a, b in zip(run, run[1:], strict=False)]
+    return [a + b for a, b in pairwise(run)]
 
 
 def index_text(text_: str) -> str:
@@ -46,7 +47,7 @@ def index_text(text_: str) -> str:
         elif len(hangul) == 1:
             tokens.append(hangul)
         else:
-            tokens += [a + b for a, b in zip(hangul, hangul[1:], strict=False)]
+            tokens += [a + b for a, b in pairwise(hangul)]
     return " ".join(tokens)
 
 

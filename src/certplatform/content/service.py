@@ -1081,7 +1081,8 @@ async def practice_pool(
         (
             PoolEntry(question_id=qid, external_id=ext, subject_code=subj, topic_code=topic)
             for qid, subj, topic, ext in rows
-            if (not subject_code or subj == subject_code) and (not topic_code or topic == topic_code)
+            if (not subject_code or subj == subject_code)
+            and (not topic_code or topic == topic_code)
         ),
         key=lambda e: (e.external_id or "", e.question_id),
     )

@@ -9,13 +9,12 @@ from pydantic import BaseModel, Field
 
 from certplatform.identity import service
 from certplatform.identity.contracts import UserOut
-from certplatform.kernel.auth import Principal, Role, get_uow, require, signed_in
+from certplatform.kernel.auth import Principal, Role, UoW, require, signed_in
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.settings import Settings
 
 SESSION_COOKIE = "cp_session"
 router = APIRouter(prefix="/api/v1", tags=["identity"])
-UoW = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 class Credentials(BaseModel):

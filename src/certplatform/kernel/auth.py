@@ -49,6 +49,11 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
         yield uow
 
 
+# scope="function" commits when the route returns, *before* the response is sent: a reply
+# that acknowledges a write must never race the commit (a crash in between would lose it).
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+
 class Requirement:
     """A route dependency: the caller's role must be allowed `action` on `resource`."""
 
@@ -59,9 +64,7 @@ class Requirement:
     def __repr__(self) -> str:
         return f"Requirement({self.resource!r}, {self.action!r})"
 
-    async def __call__(
-        self, request: Request, uow: Annotated[UnitOfWork, Depends(get_uow)]
-    ) -> Principal | None:
+    async def __call__(self, request: Request, uow: UoW) -> Principal | None:
         authenticator: Authenticator = request.app.state.authenticator
         principal = await authenticator(request, uow)
         role = principal.role if principal else "anonymous"

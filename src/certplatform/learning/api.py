@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from certplatform.kernel.auth import Principal, get_uow, require, signed_in
-from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.auth import Principal, UoW, require, signed_in
 from certplatform.kernel.errors import Invalid
 from certplatform.kernel.settings import Settings
 from certplatform.learning import service
@@ -34,7 +33,6 @@ from certplatform.learning.contracts import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["learning"])
-UoW = Annotated[UnitOfWork, Depends(get_uow)]
 Practice = Annotated[Principal | None, Depends(require("practice", "use"))]
 Remediation = Annotated[Principal | None, Depends(require("remediation", "use"))]
 Exam = Annotated[Principal | None, Depends(require("attempt", "use"))]
@@ -152,7 +150,9 @@ async def get_settings(uow: UoW, principal: Remediation) -> LearningSettings:
 
 
 @router.put("/learning/settings", response_model=LearningSettings)
-async def put_settings(body: LearningSettings, uow: UoW, principal: Remediation) -> LearningSettings:
+async def put_settings(
+    body: LearningSettings, uow: UoW, principal: Remediation
+) -> LearningSettings:
     return await service.update_settings(uow, signed_in(principal), body)
 
 

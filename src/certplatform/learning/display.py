@@ -43,9 +43,7 @@ def view(
         question_id=version.question_id,
         type=content.type,
         stem=media_url(certification, content.stem),
-        choices=tuple(
-            ChoiceView(label=str(n), text=text[cid]) for n, cid in enumerate(order, 1)
-        )
+        choices=tuple(ChoiceView(label=str(n), text=text[cid]) for n, cid in enumerate(order, 1))
         if content.type in CHOICE_TYPES
         else (),
         match_left=tuple(dict.fromkeys(p.left for p in content.pairs)),

@@ -200,4 +200,3 @@ class AttemptEvent(IdMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-

@@ -36,7 +36,9 @@ async def exam_dates(session: AsyncSession, user_id: str) -> list[ExamDate]:
     return list((await session.scalars(select(ExamDate).where(ExamDate.user_id == user_id))).all())
 
 
-async def answered_question_ids(session: AsyncSession, user_id: str, certification: str) -> set[str]:
+async def answered_question_ids(
+    session: AsyncSession, user_id: str, certification: str
+) -> set[str]:
     rows = await session.scalars(
         select(AnswerRecord.question_id)
         .where(AnswerRecord.user_id == user_id, AnswerRecord.certification_code == certification)
@@ -45,7 +47,9 @@ async def answered_question_ids(session: AsyncSession, user_id: str, certificati
     return set(rows)
 
 
-async def bookmarks(session: AsyncSession, user_id: str, certification: str | None) -> list[Bookmark]:
+async def bookmarks(
+    session: AsyncSession, user_id: str, certification: str | None
+) -> list[Bookmark]:
     query = select(Bookmark).where(Bookmark.user_id == user_id).order_by(Bookmark.created_at.desc())
     if certification:
         query = query.where(Bookmark.certification_code == certification)
@@ -89,7 +93,11 @@ async def count_due(session: AsyncSession, user_id: str, now: datetime) -> dict[
 
 
 async def attempt_items(session: AsyncSession, attempt_id: str) -> list[AttemptItem]:
-    query = select(AttemptItem).where(AttemptItem.attempt_id == attempt_id).order_by(AttemptItem.position)
+    query = (
+        select(AttemptItem)
+        .where(AttemptItem.attempt_id == attempt_id)
+        .order_by(AttemptItem.position)
+    )
     return list((await session.scalars(query)).all())
 
 
@@ -98,7 +106,11 @@ async def attempt_header(session: AsyncSession, attempt_id: str) -> Any:
     return (
         await session.execute(
             select(
-                Attempt.user_id, Attempt.status, Attempt.deadline_at, Attempt.sections, Attempt.started_at
+                Attempt.user_id,
+                Attempt.status,
+                Attempt.deadline_at,
+                Attempt.sections,
+                Attempt.started_at,
             ).where(Attempt.id == attempt_id)
         )
     ).first()
@@ -154,9 +166,7 @@ async def unanswered_count(session: AsyncSession, attempt_id: str) -> int:
     )
 
 
-async def claim_submit(
-    session: AsyncSession, attempt_id: str, now: datetime, by: str
-) -> bool:
+async def claim_submit(session: AsyncSession, attempt_id: str, now: datetime, by: str) -> bool:
     """Flip open → submitted; exactly one of several concurrent submits gets True."""
     result = await session.execute(
         update(Attempt)
@@ -166,7 +176,9 @@ async def claim_submit(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def expired_attempt_ids(session: AsyncSession, before: datetime, limit: int = 200) -> list[str]:
+async def expired_attempt_ids(
+    session: AsyncSession, before: datetime, limit: int = 200
+) -> list[str]:
     rows = await session.scalars(
         select(Attempt.id)
         .where(Attempt.status == "open", Attempt.deadline_at < before)
@@ -178,7 +190,10 @@ async def expired_attempt_ids(session: AsyncSession, before: datetime, limit: in
 
 async def attempts_of(session: AsyncSession, user_id: str, limit: int) -> list[Attempt]:
     rows = await session.scalars(
-        select(Attempt).where(Attempt.user_id == user_id).order_by(Attempt.started_at.desc()).limit(limit)
+        select(Attempt)
+        .where(Attempt.user_id == user_id)
+        .order_by(Attempt.started_at.desc())
+        .limit(limit)
     )
     return list(rows)
 

@@ -10,6 +10,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 from certplatform.content import service as content
@@ -129,7 +130,9 @@ async def update_settings(
     known = {d.certification_code for d in await repo.exam_dates(uow.session, principal.user_id)}
     for code, day in settings.exam_dates.items():
         if code not in known:
-            uow.session.add(ExamDate(user_id=principal.user_id, certification_code=code, exam_date=day))
+            uow.session.add(
+                ExamDate(user_id=principal.user_id, certification_code=code, exam_date=day)
+            )
     await uow.session.flush()
     return await get_settings(uow, principal)
 
@@ -231,7 +234,9 @@ async def _stems(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]
     return {qid: v.content.stem for qid, v in versions.items()}
 
 
-async def bookmarks(uow: UnitOfWork, principal: Principal, certification: str | None) -> list[BookmarkOut]:
+async def bookmarks(
+    uow: UnitOfWork, principal: Principal, certification: str | None
+) -> list[BookmarkOut]:
     rows = await repo.bookmarks(uow.session, principal.user_id, certification)
     stems = await _stems(uow, [r.question_id for r in rows])
     return [
@@ -245,9 +250,7 @@ async def bookmarks(uow: UnitOfWork, principal: Principal, certification: str | 
     ]
 
 
-async def set_bookmark(
-    uow: UnitOfWork, principal: Principal, question_id: str, on: bool
-) -> None:
+async def set_bookmark(uow: UnitOfWork, principal: Principal, question_id: str, on: bool) -> None:
     row = await uow.session.get(Bookmark, (principal.user_id, question_id))
     if on and row is None:
         found = await content.current_versions(uow, [question_id])
@@ -331,10 +334,14 @@ async def start_practice(
     ids = [p.question_id for p in pool]
     user = principal.user_id
     if spec.mode == "wrong":
-        noted = {n.question_id for n in await repo.wrong_notes(uow.session, user, spec.certification)}
+        noted = {
+            n.question_id for n in await repo.wrong_notes(uow.session, user, spec.certification)
+        }
         ids = [q for q in ids if q in noted]
     elif spec.mode == "bookmarked":
-        marked = {b.question_id for b in await repo.bookmarks(uow.session, user, spec.certification)}
+        marked = {
+            b.question_id for b in await repo.bookmarks(uow.session, user, spec.certification)
+        }
         ids = [q for q in ids if q in marked]
     elif spec.mode == "due":
         due = await repo.due_cards(uow.session, user, spec.certification, utcnow(), 10_000)
@@ -344,7 +351,7 @@ async def start_practice(
         seen = await repo.answered_question_ids(uow.session, user, spec.certification)
         ids = [q for q in ids if q not in seen]
     if spec.order == "random":
-        (rng or random.Random()).shuffle(ids)
+        (rng or random.SystemRandom()).shuffle(ids)
     ids = ids[: spec.limit]
     if not ids:
         raise Conflict(
@@ -383,7 +390,9 @@ def _session_out(row: PracticeSession) -> PracticeSessionOut:
     )
 
 
-async def _practice_session(uow: UnitOfWork, principal: Principal, session_id: str) -> PracticeSession:
+async def _practice_session(
+    uow: UnitOfWork, principal: Principal, session_id: str
+) -> PracticeSession:
     row = await uow.session.get(PracticeSession, session_id)
     if row is None or row.user_id != principal.user_id:
         raise NotFound("No such practice session.")
@@ -404,7 +413,9 @@ async def practice_question(
         session_id=row.id,
         position=position,
         total=len(row.question_ids),
-        question=display.view(version, display.display_order(version.content, None), row.certification_code),
+        question=display.view(
+            version, display.display_order(version.content, None), row.certification_code
+        ),
         bookmarked=bookmark is not None,
         in_wrong_note=note is not None and note.cleared_at is None,
     )
@@ -451,7 +462,10 @@ async def answer_practice(
     return Feedback(
         correct=fraction >= 1.0,
         fraction=fraction,
-        key={**key_of(version.content), "display": list(display.key_display(version.content, order))},
+        key={
+            **key_of(version.content),
+            "display": list(display.key_display(version.content, order)),
+        },
         explanation=version.content.explanation,
         your_answer=answer,
         next_position=position + 1 if position + 1 < len(row.question_ids) else None,
@@ -476,7 +490,7 @@ async def start_attempt(
     rng: random.Random | None = None,
 ) -> AttemptView:
     """Freeze a form (exact versions, question and choice order) and start the clock."""
-    rng = rng or random.Random()
+    rng = rng or random.SystemRandom()  # unpredictable draws and orders
     if (blueprint_id is None) == (paper_id is None):
         raise Invalid("Start an attempt from either a blueprint or a past paper.")
     now = utcnow()
@@ -504,15 +518,17 @@ async def start_attempt(
         calculator, shuffle_q, shuffle_c = False, False, True
         for item in paper.items:
             if all(s["code"] != item.section_code for s in sections):
-                sections.append({"code": item.section_code, "name": item.section_name, "deadline_at": None})
+                sections.append(
+                    {"code": item.section_code, "name": item.section_name, "deadline_at": None}
+                )
     if shuffle_q:
         # Shuffle within each section so sections keep their order.
         by_section: dict[str, list[DrawnItem]] = {}
         for d in drawn:
             by_section.setdefault(d.section_code, []).append(d)
         drawn = []
-        for s in sections:
-            group = by_section.get(s["code"], [])
+        for section in sections:
+            group = by_section.get(section["code"], [])
             rng.shuffle(group)
             drawn += group
     versions = await _versions(uow, [d.version_id for d in drawn])
@@ -603,8 +619,12 @@ async def attempt_view(uow: UnitOfWork, principal: Principal, attempt_id: str) -
                 position=item.position,
                 section_code=item.section_code,
                 points=item.points,
-                question=display.view(version, item.display_order, attempt.certification_code, item.section_code),
-                answer=display.to_display(version.content, item.display_order, response) if response else None,
+                question=display.view(
+                    version, item.display_order, attempt.certification_code, item.section_code
+                ),
+                answer=display.to_display(version.content, item.display_order, response)
+                if response
+                else None,
                 flagged=item.flagged,
             )
         )
@@ -705,7 +725,9 @@ async def save_answer(
 
 async def unanswered(uow: UnitOfWork, principal: Principal, attempt_id: str) -> list[int]:
     await _owned_attempt(uow, principal, attempt_id)
-    return [i.position for i in await repo.attempt_items(uow.session, attempt_id) if i.response is None]
+    return [
+        i.position for i in await repo.attempt_items(uow.session, attempt_id) if i.response is None
+    ]
 
 
 async def record_integrity_event(
@@ -730,7 +752,9 @@ def _grade(
         response = _response(item.response)
         fraction = score(versions[item.version_id].content, response) if response else 0.0
         fractions.append(fraction)
-        results.append(ItemResult.from_fraction(str(item.position), item.section_code, item.points, fraction))
+        results.append(
+            ItemResult.from_fraction(str(item.position), item.section_code, item.points, fraction)
+        )
     sections = [(s["code"], s["name"]) for s in attempt.sections]
     return grade_exam(results, sections, PassRule.model_validate(attempt.pass_rule)), fractions
 
@@ -869,14 +893,16 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
         responses = history.get(item.position, [])
         scores = [score(c, r) if r else 0.0 for r in responses]
         changes = max(0, len(responses) - 1)
-        right_to_wrong = sum(1 for a, b in zip(scores, scores[1:], strict=False) if a >= 1.0 > b)
+        right_to_wrong = sum(1 for a, b in pairwise(scores) if a >= 1.0 > b)
         right_to_wrong_total += right_to_wrong
         response = _response(item.response)
         review_items.append(
             ReviewItem(
                 position=item.position,
                 section_code=item.section_code,
-                question=display.view(version, item.display_order, attempt.certification_code, item.section_code),
+                question=display.view(
+                    version, item.display_order, attempt.certification_code, item.section_code
+                ),
                 answer=display.to_display(c, item.display_order, response) if response else None,
                 key=key_of(c),
                 key_display=display.key_display(c, item.display_order),
@@ -889,10 +915,14 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
                 right_to_wrong=right_to_wrong,
             )
         )
-    return AttemptReview(result=result, items=tuple(review_items), right_to_wrong_total=right_to_wrong_total)
+    return AttemptReview(
+        result=result, items=tuple(review_items), right_to_wrong_total=right_to_wrong_total
+    )
 
 
-async def my_attempts(uow: UnitOfWork, principal: Principal, limit: int = 20) -> list[AttemptSummary]:
+async def my_attempts(
+    uow: UnitOfWork, principal: Principal, limit: int = 20
+) -> list[AttemptSummary]:
     return [
         AttemptSummary(
             id=a.id,

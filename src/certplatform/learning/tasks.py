@@ -49,6 +49,6 @@ async def run_sweeper(interval: float, grace_seconds: float, clear_after: int) -
     while True:
         try:
             await sweep_deadlines_task.kiq(grace_seconds, clear_after)
-        except Exception:  # noqa: BLE001 - the next tick tries again
+        except Exception:
             log.exception("sweeper.kick_failed")
         await asyncio.sleep(interval)

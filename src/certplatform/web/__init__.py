@@ -1,0 +1,1 @@
+"""Web edge: server-rendered pages for learners (/) and the back office (/admin)."""
