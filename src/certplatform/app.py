@@ -17,6 +17,7 @@ from sqlalchemy import text
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.content.api import router as content_router
+from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
 from certplatform.identity.service import LoginLimiter
@@ -31,6 +32,7 @@ from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.tasks import run_sweeper
+from certplatform.web import routes as web
 
 log = structlog.get_logger(__name__)
 
@@ -97,10 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
 
     @app.exception_handler(AppError)
-    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+    async def app_error(request: Request, exc: AppError) -> Response:
         headers = (
             {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         )
+        if web.is_page(request):
+            response = web.html_error(request, exc)
+            response.headers.update(headers or {})
+            return response
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -135,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(content_router)
     app.include_router(audit_router)
     app.include_router(learning_router)
+    app.include_router(graphql_router(settings), prefix="/graphql")
+    web.install(app, secure_cookies=settings.cookie_secure)
     return app
 
 

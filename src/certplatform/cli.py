@@ -13,6 +13,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from certplatform.audit import handlers as audit_handlers
+from certplatform.audit import service as audit
+from certplatform.audit.contracts import VerifyResult
 from certplatform.content import service as content
 from certplatform.content.contracts import ImportSummary, QuestionOut, QuestionStatus
 from certplatform.content.formats import registry
@@ -21,6 +24,8 @@ from certplatform.identity import service as identity
 from certplatform.kernel import migrate
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError
+from certplatform.kernel.events import EventBus, relay_pending
+from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import get_settings
 from certplatform.kernel.storage import LocalStorage
 
@@ -28,9 +33,11 @@ app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_h
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo content.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 
@@ -162,6 +169,28 @@ def users_create(
         return f"Created {user.email} ({user.role})."
 
     typer.echo(_run(work))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Bring the audit log up to date, then check its hash chain from first entry to last."""
+    configure_logging(get_settings().log_level, json=False)
+
+    async def work(db: Database) -> VerifyResult:
+        bus = EventBus()
+        audit_handlers.subscribe(bus)
+        async with db.sessions() as session:
+            while await relay_pending(session, bus) > 0:
+                pass
+        async with db.transaction() as uow:
+            return await audit.verify(uow)
+
+    result = _run(work)
+    if not result.ok:
+        raise _fail(f"Audit log broken: {result.message}")
+    typer.echo(result.message)
+    if result.head_hash:
+        typer.echo(f"Head hash: {result.head_hash}")
 
 
 @app.command("import")

@@ -8,6 +8,8 @@ CONTEXT_MODELS = (
     "certplatform.kernel.events",
     "certplatform.identity.models",
     "certplatform.content.models",
+    "certplatform.learning.models",
+    "certplatform.audit.models",
 )
 
 

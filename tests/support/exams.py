@@ -31,7 +31,9 @@ async def keys_of(db: Database, view: dict[str, Any]) -> dict[int, list[str]]:
     for item in view["items"]:
         version = versions[item["question"]["question_id"]]
         right = {c.text for c in version.content.choices if c.weight > 0}
-        keys[item["position"]] = [c["label"] for c in item["question"]["choices"] if c["text"] in right]
+        keys[item["position"]] = [
+            c["label"] for c in item["question"]["choices"] if c["text"] in right
+        ]
     return keys
 
 
@@ -50,6 +52,10 @@ async def save(
 ) -> httpx.Response:
     return await client.put(
         f"/api/v1/attempts/{attempt}/answers/{position}",
-        json={"op_id": op or f"op-{position}-{seq}", "op_seq": seq, "answer": {"choices": [choice]}},
+        json={
+            "op_id": op or f"op-{position}-{seq}",
+            "op_seq": seq,
+            "answer": {"choices": [choice]},
+        },
         headers=headers,
     )

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from certplatform.identity import service
-from certplatform.identity.contracts import UserOut
+from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.kernel.auth import Principal, Role, UoW, require, signed_in
 from certplatform.kernel.db import UnitOfWork
+from certplatform.kernel.errors import AppError
 from certplatform.kernel.settings import Settings
 
 SESSION_COOKIE = "cp_session"
@@ -75,6 +76,25 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
     )
 
 
+async def _sign_in(
+    request: Request, uow: UnitOfWork, body: Credentials, kind: str
+) -> IssuedSession:
+    settings: Settings = request.app.state.settings
+    try:
+        return await service.sign_in(
+            uow,
+            request.app.state.login_limiter,
+            body.email,
+            body.password,
+            kind=kind,
+            ip=client_ip(request),
+            days=settings.session_days,
+        )
+    except AppError:
+        await uow.commit()  # the failed attempt stays on record for the audit log
+        raise
+
+
 @router.post("/accounts", status_code=201, response_model=UserOut)
 async def sign_up(
     body: SignUp, uow: UoW, _: Annotated[object, Depends(require("account", "create"))]
@@ -91,15 +111,7 @@ async def login(
     _: Annotated[object, Depends(require("session", "create"))],
 ) -> LoginOut:
     settings: Settings = request.app.state.settings
-    issued = await service.sign_in(
-        uow,
-        request.app.state.login_limiter,
-        body.email,
-        body.password,
-        kind="cookie",
-        ip=client_ip(request),
-        days=settings.session_days,
-    )
+    issued = await _sign_in(request, uow, body, "cookie")
     set_session_cookie(response, settings, issued.token)
     return LoginOut(
         user=issued.user, csrf_token=issued.csrf_token, expires_at=issued.expires_at.isoformat()
@@ -113,16 +125,7 @@ async def token(
     uow: UoW,
     _: Annotated[object, Depends(require("session", "create"))],
 ) -> TokenOut:
-    settings: Settings = request.app.state.settings
-    issued = await service.sign_in(
-        uow,
-        request.app.state.login_limiter,
-        body.email,
-        body.password,
-        kind="bearer",
-        ip=client_ip(request),
-        days=settings.session_days,
-    )
+    issued = await _sign_in(request, uow, body, "bearer")
     return TokenOut(
         access_token=issued.token, expires_at=issued.expires_at.isoformat(), user=issued.user
     )

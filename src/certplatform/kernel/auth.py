@@ -75,6 +75,7 @@ class Requirement:
             raise Forbidden(f"Your role ({role}) may not {self.action} {self.resource}.")
         if principal and principal.via == "cookie" and request.method not in SAFE_METHODS:
             await _check_csrf(request, principal)
+        request.state.principal = principal  # pages show who is signed in
         return principal
 
 

@@ -1,7 +1,8 @@
 """Domain events: written to the outbox in the writer's transaction, relayed after commit.
 
 A handler may see an event more than once (a relay that crashed after dispatch but before
-marking it published retries it), so handlers are idempotent on `event.id`.
+marking it published retries it), so handlers are idempotent on `event.id`. Handlers get
+the relay's session: what they write commits together with the event's `published_at`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def record_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> 
     return Event(row.id, topic, payload, row.created_at)
 
 
-Handler = Callable[[Event], Awaitable[None]]
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
 
 class EventBus:
@@ -59,9 +60,9 @@ class EventBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers[topic].append(handler)
 
-    async def dispatch(self, event: Event) -> None:
+    async def dispatch(self, session: AsyncSession, event: Event) -> None:
         for handler in self._handlers.get(event.topic, []):
-            await handler(event)
+            await handler(session, event)
 
 
 async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 500) -> int:
@@ -81,7 +82,7 @@ async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 50
         query = query.with_for_update(skip_locked=True)
     rows = (await session.scalars(query)).all()
     for row in rows:
-        await bus.dispatch(Event(row.id, row.topic, row.payload, row.created_at))
+        await bus.dispatch(session, Event(row.id, row.topic, row.payload, row.created_at))
         await session.execute(
             update(OutboxEvent).where(OutboxEvent.id == row.id).values(published_at=utcnow())
         )
@@ -102,6 +103,6 @@ async def relay_forever(
                     pass
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - keep relaying; the event stays in the outbox
+        except Exception:  # keep relaying; the event stays in the outbox
             log.exception("outbox.relay_failed")
         await asyncio.sleep(interval)

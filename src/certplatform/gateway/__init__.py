@@ -1,0 +1,1 @@
+"""Gateway edge: the GraphQL API over the contexts' services."""

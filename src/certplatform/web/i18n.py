@@ -1,0 +1,56 @@
+"""Languages of the pages: Korean by default, English second.
+
+Messages are English msgids translated by `locales/<lang>/LC_MESSAGES/messages.po`; the
+catalogs are read from the .po files at start-up, so running needs no compile step.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+Lang = Literal["ko", "en"]
+LANGUAGES: tuple[Lang, ...] = ("ko", "en")
+DEFAULT: Lang = "ko"
+LOCALES = Path(__file__).parent / "locales"
+_current: ContextVar[Lang] = ContextVar("lang", default=DEFAULT)
+
+
+@cache
+def catalog(lang: Lang) -> NullTranslations:
+    po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as handle:
+        messages = read_po(handle, locale=lang)
+    buffer = io.BytesIO()
+    write_mo(buffer, messages)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def set_language(lang: Lang) -> None:
+    _current.set(lang)
+
+
+def current() -> Lang:
+    return _current.get()
+
+
+def gettext(message: str) -> str:
+    return catalog(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return catalog(_current.get()).ngettext(singular, plural, n)
+
+
+def pick(value: str | None) -> Lang:
+    return value if value in LANGUAGES else DEFAULT

@@ -1,0 +1,1 @@
+"""HTML routes of the web edge, one module per area."""

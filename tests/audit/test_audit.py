@@ -1,0 +1,480 @@
+"""The audit log: events become chained entries, tampering is found, only admins read it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, insert, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from certplatform.app import relay_events
+from certplatform.audit import service
+from certplatform.audit.contracts import AuditEntryOut, VerifyResult
+from certplatform.audit.handlers import RULES, action_name
+from certplatform.audit.models import GENESIS_HASH, AuditEntry
+from certplatform.identity import service as identity
+from certplatform.kernel import migrate
+from certplatform.kernel.db import Database, new_id
+from certplatform.kernel.errors import Invalid
+from certplatform.kernel.events import record_event
+from tests.support.accounts import PASSWORD, bearer, make_user
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+async def log(db: Database, **filters: Any) -> list[AuditEntryOut]:
+    async with db.transaction() as uow:
+        return await service.list_entries(uow, limit=500, **filters)
+
+
+async def append_many(db: Database, count: int, **fields: Any) -> None:
+    async with db.transaction() as uow:
+        for i in range(count):
+            await service.append(uow, action="test.step", data={"i": i}, **fields)
+
+
+async def verify(db: Database, batch: int = 1000) -> VerifyResult:
+    async with db.transaction() as uow:
+        return await service.verify(uow, batch=batch)
+
+
+@asynccontextmanager
+async def unprotected(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection on which the append-only triggers are lifted (tampering, in tests only)."""
+    async with db.engine.begin() as conn:
+        if db.is_sqlite:
+            saved = (
+                await conn.execute(
+                    text(
+                        "SELECT name, sql FROM sqlite_master "
+                        "WHERE type = 'trigger' AND tbl_name = 'audit_entries'"
+                    )
+                )
+            ).all()
+            assert len(saved) == 2
+            for name, _ in saved:
+                await conn.execute(text(f'DROP TRIGGER "{name}"'))
+            yield conn
+            for _, sql in saved:
+                await conn.exec_driver_sql(sql)
+        else:
+            await conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+            yield conn
+            await conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+
+
+async def user_id(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    me: str = (await client.get("/api/v1/me", headers=headers)).json()["id"]
+    return me
+
+
+# ---- events become entries -----------------------------------------------------------------
+
+
+async def test_a_login_is_logged_once_even_when_its_event_comes_again(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    email = await make_user(db, "learner", "kim@example.com")
+    login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200
+    assert await relay_events(app) == 2  # user.created, login.succeeded
+
+    [entry] = await log(db, action_prefix="identity.login")
+    assert entry.action == "identity.login.succeeded"
+    assert entry.actor_id == login.json()["user"]["id"]
+    assert entry.actor_email == "kim@example.com"
+    assert (entry.subject_type, entry.subject_id) == ("user", entry.actor_id)
+    assert entry.ip == "127.0.0.1"
+    assert entry.data["kind"] == "cookie"
+    assert entry.event_id is not None
+
+    # A relay that died before marking its events published hands them out again.
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE outbox_events SET published_at = NULL"))
+    assert await relay_events(app) == 2
+    assert await relay_events(app) == 0
+    assert [e.action for e in await log(db)] == [
+        "identity.login.succeeded",
+        "identity.user.created",
+    ]
+    assert (await verify(db)).ok
+
+
+async def test_a_role_change_is_logged_with_the_admin_who_made_it(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    admin = await bearer(client, db, "admin")
+    admin_id = await user_id(client, admin)
+    await make_user(db, "learner", "promote@example.com")
+    target = next(
+        u
+        for u in (await client.get("/api/v1/users", headers=admin)).json()
+        if u["email"] == "promote@example.com"
+    )
+    changed = await client.put(
+        f"/api/v1/users/{target['id']}/role", json={"role": "author"}, headers=admin
+    )
+    assert changed.status_code == 200
+    await relay_events(app)
+
+    [entry] = await log(db, action_prefix="identity.role.changed")
+    assert entry.actor_id == admin_id
+    assert (entry.subject_type, entry.subject_id) == ("user", target["id"])
+    assert (entry.data["from"], entry.data["to"]) == ("learner", "author")
+
+
+async def test_a_failed_login_keeps_the_claimed_email_but_names_no_actor(
+    app: FastAPI, db: Database
+) -> None:
+    async with db.transaction() as uow:
+        record_event(
+            uow.session,
+            "certplatform.identity.login.failed.v1",
+            {"email": "ghost@example.com", "ip": "203.0.113.9"},
+        )
+    await relay_events(app)
+    [entry] = await log(db)
+    assert entry.action == "identity.login.failed"
+    assert entry.actor_id is None
+    assert entry.actor_email == "ghost@example.com"
+    assert entry.subject_type is None
+    assert entry.ip == "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "actor", "subject"),
+    [
+        (
+            "certplatform.content.question.published.v1",
+            {"question_id": "q1", "from": "review", "version": 2, "actor": "a1"},
+            "a1",
+            ("question", "q1"),
+        ),
+        (
+            "certplatform.content.blueprint.saved.v1",
+            {"certification": "US-FCC-TECHNICIAN", "code": "mock", "actor": None},
+            None,
+            ("blueprint", "US-FCC-TECHNICIAN/mock"),
+        ),
+        (
+            "certplatform.learning.attempt.submitted.v1",
+            {"attempt_id": "t1", "user_id": "u1", "by": "deadline", "passed": False},
+            "u1",
+            ("attempt", "t1"),
+        ),
+        (
+            "certplatform.learning.attempt.integrity.v1",
+            {"attempt_id": "t1", "user_id": "u1", "kind": "focus_lost", "detail": "3s"},
+            "u1",
+            ("attempt", "t1"),
+        ),
+        (
+            "certplatform.learning.regrade.applied.v1",
+            {"question_id": "q1", "to_version": 3, "attempts": 4, "changed": 1, "actor": "ad"},
+            "ad",
+            ("question", "q1"),
+        ),
+    ],
+)
+async def test_events_of_other_contexts_map_to_actor_and_subject(
+    app: FastAPI,
+    db: Database,
+    topic: str,
+    payload: dict[str, Any],
+    actor: str | None,
+    subject: tuple[str, str],
+) -> None:
+    async with db.transaction() as uow:
+        record_event(uow.session, topic, payload)
+    await relay_events(app)
+    [entry] = await log(db)
+    assert entry.action == action_name(topic)
+    assert entry.actor_id == actor
+    assert (entry.subject_type, entry.subject_id) == subject
+    assert entry.data == payload
+
+
+def test_every_subscribed_topic_becomes_a_short_action_name() -> None:
+    assert action_name("certplatform.identity.login.succeeded.v1") == "identity.login.succeeded"
+    for topic in RULES:
+        action = action_name(topic)
+        assert not action.startswith("certplatform.")
+        assert not action.endswith(".v1")
+
+
+async def test_the_same_event_id_is_appended_once(db: Database) -> None:
+    async with db.transaction() as uow:
+        first = await service.append(uow, action="test.once", event_id="evt-1")
+        again = await service.append(uow, action="test.once", event_id="evt-1", data={"x": 1})
+    assert again == first
+    assert len(await log(db)) == 1
+
+
+async def test_bad_entries_are_refused_with_a_clear_message(db: Database) -> None:
+    async with db.transaction() as uow:
+        with pytest.raises(Invalid, match="needs an action"):
+            await service.append(uow, action=" ")
+        with pytest.raises(Invalid, match="ip is longer than 45"):
+            await service.append(uow, action="test.x", ip="1" * 46)
+        with pytest.raises(Invalid, match="timezone-aware"):
+            await service.append(uow, action="test.x", at=datetime(2026, 1, 1))  # noqa: DTZ001
+        with pytest.raises(Invalid, match="plain JSON"):
+            await service.append(uow, action="test.x", data={"x": float("nan")})
+    assert await log(db) == []
+
+
+# ---- the chain -----------------------------------------------------------------------------
+
+
+async def test_entries_form_a_chain_from_the_genesis_hash(db: Database) -> None:
+    await append_many(db, 3)
+    entries = sorted(await log(db), key=lambda e: e.seq)
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert entries[1].prev_hash == entries[0].hash
+    assert entries[2].prev_hash == entries[1].hash
+    result = await verify(db)
+    assert result.ok
+    assert result.message == "Audit log intact: 3 entries"
+    assert result.head_hash == entries[2].hash
+
+
+async def test_a_long_chain_is_verified_in_batches(db: Database) -> None:
+    # Built directly (as append would) to keep the test fast; verify reads 1000 at a time.
+    rows, prev = [], GENESIS_HASH
+    for seq in range(1, 2501):
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": T0 + timedelta(seconds=seq),
+            "action": "test.bulk",
+            "actor_id": f"u{seq % 7}",
+            "actor_email": None,
+            "subject_type": "question",
+            "subject_id": f"q{seq}",
+            "ip": "10.0.0.1",
+            "data": {"n": seq, "half": seq / 2, "name": "정보처리기사"},
+            "event_id": None,
+            "prev_hash": prev,
+        }
+        prev = service.entry_hash(**fields)
+        rows.append({**fields, "id": new_id(), "hash": prev})
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(AuditEntry), rows)
+
+    reads: list[str] = []
+
+    def count(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM audit_entries" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        result = await verify(db, batch=1000)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert result.ok, result.message
+    assert result.entries == 2500
+    assert len(reads) == 4  # 1000 + 1000 + 500 + the empty read that ends the walk
+
+
+async def test_changed_content_is_found_at_its_seq(db: Database) -> None:
+    await append_many(db, 5)
+    async with unprotected(db) as conn:
+        await conn.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(data={"i": 99}))
+    result = await verify(db)
+    assert not result.ok
+    assert result.first_bad_seq == 3
+    assert result.entries == 2
+    assert "Entry 3 was altered" in result.message
+
+
+async def test_a_rehashed_entry_breaks_the_link_to_the_next(db: Database) -> None:
+    await append_many(db, 5)
+    [third] = [e for e in await log(db) if e.seq == 3]
+    forged = third.model_copy(update={"data": {"i": 99}})
+    fields = forged.model_dump(exclude={"id", "hash"})
+    async with unprotected(db) as conn:
+        await conn.execute(
+            update(AuditEntry)
+            .where(AuditEntry.seq == 3)
+            .values(data={"i": 99}, hash=service.entry_hash(**fields))
+        )
+    result = await verify(db)
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+    assert "Entry 4 does not link" in result.message
+
+
+async def test_a_removed_middle_entry_is_found(db: Database) -> None:
+    await append_many(db, 5)
+    async with unprotected(db) as conn:
+        await conn.execute(text("DELETE FROM audit_entries WHERE seq = 3"))
+    result = await verify(db)
+    assert (result.ok, result.first_bad_seq, result.entries) == (False, 3, 2)
+    assert result.message == "Entry 3 is missing (the next entry is 4)."
+
+
+async def test_the_database_refuses_update_and_delete(db: Database) -> None:
+    await append_many(db, 2)
+    for statement in (
+        "UPDATE audit_entries SET action = 'forged' WHERE seq = 1",
+        "DELETE FROM audit_entries WHERE seq = 2",
+        "DELETE FROM audit_entries",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text(statement))
+    entries = await log(db)
+    assert [e.action for e in entries] == ["test.step", "test.step"]
+    assert (await verify(db)).ok
+
+
+async def test_concurrent_appends_leave_one_unbroken_chain(db: Database) -> None:
+    async def one(i: int) -> int:
+        async with db.transaction() as uow:
+            entry = await service.append(uow, action="test.concurrent", data={"i": i})
+        return entry.seq
+
+    seqs = await asyncio.gather(*(one(i) for i in range(20)))
+    assert sorted(seqs) == list(range(1, 21))
+    result = await verify(db)
+    assert (result.ok, result.entries) == (True, 20)
+
+
+# ---- the API -------------------------------------------------------------------------------
+
+
+async def test_only_admins_read_the_log(client: httpx.AsyncClient, db: Database) -> None:
+    for role in ("learner", "author"):
+        headers = await bearer(client, db, role)
+        for path in ("/api/v1/audit", "/api/v1/audit/verify"):
+            reply = await client.get(path, headers=headers)
+            assert reply.status_code == 403, (role, path)
+    assert (await client.get("/api/v1/audit")).status_code == 401
+    admin = await bearer(client, db, "admin")
+    assert (await client.get("/api/v1/audit", headers=admin)).status_code == 200
+
+
+async def test_admins_filter_and_page_the_log(client: httpx.AsyncClient, db: Database) -> None:
+    admin = await bearer(client, db, "admin")
+    async with db.transaction() as uow:
+        for i, (action, actor, subject) in enumerate(
+            [
+                ("identity.login.succeeded", "u1", "u1"),
+                ("identity.login.failed", None, None),
+                ("content.question.published", "u2", "q1"),
+                ("content.question.retired", "u2", "q1"),
+                ("learning.attempt.integrity", "u1", "t1"),
+            ]
+        ):
+            await service.append(
+                uow,
+                action=action,
+                actor_id=actor,
+                subject_type={"u": "user", "q": "question", "t": "attempt"}[subject[0]]
+                if subject
+                else None,
+                subject_id=subject,
+                at=T0 + timedelta(hours=i),
+            )
+
+    async def actions(**params: Any) -> list[str]:
+        reply = await client.get("/api/v1/audit", params=params, headers=admin)
+        assert reply.status_code == 200, reply.text
+        return [e["action"] for e in reply.json()]
+
+    assert await actions(action_prefix="identity.login") == [
+        "identity.login.failed",
+        "identity.login.succeeded",
+    ]
+    assert await actions(actor_id="u1") == [
+        "learning.attempt.integrity",
+        "identity.login.succeeded",
+    ]
+    assert await actions(subject_type="question", subject_id="q1") == [
+        "content.question.retired",
+        "content.question.published",
+    ]
+    # `since` inclusive, `until` exclusive; a time without an offset is UTC.
+    assert await actions(since="2026-11-01T10:00:00Z", until="2026-11-01T12:00:00") == [
+        "content.question.published",
+        "identity.login.failed",
+    ]
+    assert await actions(limit=2, offset=1) == [
+        "content.question.retired",
+        "content.question.published",
+    ]
+    assert await actions(action_prefix="identity.log_") == []  # "_" is not a wildcard
+
+    backwards = await client.get(
+        "/api/v1/audit",
+        params={"since": "2026-11-02T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
+        headers=admin,
+    )
+    assert backwards.status_code == 422
+    assert "'since' must be before 'until'" in backwards.json()["error"]["message"]
+    too_many = await client.get("/api/v1/audit", params={"limit": 501}, headers=admin)
+    assert too_many.status_code == 422
+
+    verified = await client.get("/api/v1/audit/verify", headers=admin)
+    assert verified.status_code == 200
+    assert verified.json()["ok"] is True
+    assert verified.json()["entries"] == 5
+
+    async with unprotected(db) as conn:
+        await conn.execute(text("UPDATE audit_entries SET actor_id = 'u9' WHERE seq = 2"))
+    broken = (await client.get("/api/v1/audit/verify", headers=admin)).json()
+    assert (broken["ok"], broken["first_bad_seq"]) == (False, 2)
+
+
+# ---- the CLI -------------------------------------------------------------------------------
+
+
+async def _cli(tmp: Path, url: str, *args: str) -> tuple[int, str, str]:
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development", "LOG_LEVEL": "WARNING"}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "certplatform"),
+        *args,
+        cwd=tmp,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_cli_verify_relays_then_checks_the_chain(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    try:
+        await asyncio.to_thread(migrate.upgrade, db.url)
+        async with db.transaction() as uow:
+            await identity.create_user(uow, "one@example.com", PASSWORD)
+            await identity.create_user(uow, "two@example.com", PASSWORD)
+
+        code, out, _ = await _cli(tmp_path, url, "audit", "verify")
+        assert code == 0
+        assert "Audit log intact: 2 entries" in out
+
+        async with unprotected(db) as conn:
+            await conn.execute(
+                text("UPDATE audit_entries SET actor_email = 'x@example.com' WHERE seq = 2")
+            )
+        code, _, err = await _cli(tmp_path, url, "audit", "verify")
+        assert code == 1
+        assert "Entry 2 was altered" in err
+    finally:
+        await db.dispose()
