@@ -51,9 +51,10 @@ async def test_fcc_technician_exam_from_start_to_graded_result(
         assert ack.status_code == 200, ack.text
         assert ack.json()["applied"] is True
     for item in items[26:30]:
-        await save(
+        ack = await save(
             client, learner, view["id"], item["position"], wrong_key(item, keys[item["position"]])
         )
+    assert ack.json()["unanswered_count"] == 5
     unanswered = (
         await client.get(f"/api/v1/attempts/{view['id']}/unanswered", headers=learner)
     ).json()

@@ -18,7 +18,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from certplatform.kernel.db import Base, IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+from certplatform.kernel.db import (
+    Base,
+    IdMixin,
+    JSONType,
+    NullableJSONType,
+    TimestampMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 
 class LearnerSettings(Base):
@@ -143,7 +151,7 @@ class Attempt(IdMixin, Base):
     # [{code, name, deadline_at (ISO) or null}] in order
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     question_count: Mapped[int] = mapped_column(Integer)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    result: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     passed: Mapped[bool | None] = mapped_column(Boolean)
     score_percent: Mapped[float | None] = mapped_column(Float)
     regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -164,7 +172,7 @@ class AttemptItem(Base):
     points: Mapped[float] = mapped_column(Float)
     # Original choice ids (or matching right sides) in the order shown to this learner.
     display_order: Mapped[list[str]] = mapped_column(JSONType)
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     op_seq: Mapped[int] = mapped_column(Integer, default=0)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     time_ms: Mapped[int] = mapped_column(Integer, default=0)
@@ -183,7 +191,7 @@ class AttemptOperation(Base):
     op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     op_seq: Mapped[int] = mapped_column(Integer)
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     flagged: Mapped[bool | None] = mapped_column(Boolean)
     applied: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
