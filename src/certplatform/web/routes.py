@@ -13,10 +13,10 @@ from certplatform.kernel.errors import AppError, NotAuthenticated
 from certplatform.web import i18n
 from certplatform.web.security import WebMiddleware
 from certplatform.web.templating import page
-from certplatform.web.views import account, home
+from certplatform.web.views import account, admin, exam, home, practice
 
 STATIC = Path(__file__).parent / "static"
-PAGE_ROUTERS = (account.router, home.router)
+PAGE_ROUTERS = (account.router, home.router, practice.router, exam.router, admin.router)
 
 
 def is_page(request: Request) -> bool:
