@@ -7,7 +7,7 @@ BENCH  ?=
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck migrate bench install install-dev clean
+.PHONY: help run test lint typecheck migrate bench install install-dev browser messages clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,9 +33,18 @@ install-dev: $(VENV)/.dev ## Install runtime and test tools into .venv
 run: install ## Migrate ./var/certplatform.db, load the demo once, serve on :$PORT (3000)
 	$(BIN)/certplatform serve --demo --port $(PORT)
 
-test: install-dev ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
+test: install-dev browser ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+browser: ## Install Debian's Chromium (and Korean fonts) for the browser tests, if missing
+	@command -v chromium >/dev/null || { \
+	  echo "Installing chromium and fonts-noto-cjk with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+messages: install-dev ## Extract page messages into the catalogs (then translate locales/ko)
+	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform/web
+	$(BIN)/pybabel update -i src/certplatform/web/locales/messages.pot -d src/certplatform/web/locales -l ko --no-fuzzy-matching
 
 lint: install-dev ## ruff (lint + format check) and the import-linter contracts
 	$(BIN)/ruff check src tests bench
