@@ -52,5 +52,10 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return catalog(_current.get()).ngettext(singular, plural, n)
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors look for
+    """Mark a message for extraction; it is translated later, where it is shown."""
+    return message
+
+
 def pick(value: str | None) -> Lang:
     return value if value in LANGUAGES else DEFAULT

@@ -31,14 +31,35 @@ def install(app: FastAPI, *, secure_cookies: bool) -> None:
         app.include_router(router)
 
 
+N_ = i18n.N_
 TITLES = {
-    401: "Sign in to continue",
-    403: "Not allowed",
-    404: "Not found",
-    409: "Not possible right now",
-    422: "Please check your input",
-    429: "Too many attempts",
+    401: N_("Sign in to continue"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    409: N_("Not possible right now"),
+    422: N_("Please check your input"),
+    429: N_("Too many attempts"),
 }
+# Messages of the services that pages show as they are; translated like page text.
+SERVICE_MESSAGES = (
+    N_("Wrong email or password."),
+    N_("Too many failed sign-ins for this account; wait a minute and try again."),
+    N_("Too many sign-in attempts from your network; wait a minute and try again."),
+    N_("The password needs at least 8 characters."),
+    N_("The current password is wrong."),
+    N_("The form expired; reload the page and try again."),
+    N_("Missing or wrong CSRF token; reload the page and try again."),
+    N_("Sign in to do this."),
+    N_("No such attempt."),
+    N_("No such question."),
+    N_("This attempt has been submitted; answers can no longer change."),
+    N_("Time is up: the exam ended at the deadline, so this answer was not saved."),
+    N_("No published questions match this choice yet."),
+    N_("Your wrong-answer note is empty for this choice."),
+    N_("You have no bookmarks here yet."),
+    N_("Nothing is due for review right now."),
+    N_("You have answered every question here at least once."),
+)
 
 
 def html_error(request: Request, exc: AppError) -> Response:
@@ -46,7 +67,7 @@ def html_error(request: Request, exc: AppError) -> Response:
     if isinstance(exc, NotAuthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={target}", status_code=303)
-    title = i18n.gettext(TITLES.get(exc.status_code, "Something went wrong"))
+    title = i18n.gettext(TITLES.get(exc.status_code, N_("Something went wrong")))
     response: HTMLResponse = page(
         request,
         "error.html",
