@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import httpx
+import pytest
 
 from certplatform.content import service as content
 from certplatform.kernel.db import Database
@@ -225,3 +226,106 @@ async def test_answers_after_the_deadline_are_refused_and_the_sweeper_grades(
         1,
         False,
     )
+
+
+async def test_timed_sections_close_on_their_own_deadline(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from certplatform.content.contracts import BlueprintSpec, PassMode, PassRule, SectionSpec
+    from certplatform.kernel.db import utcnow
+    from certplatform.learning.models import Attempt
+
+    await load(db, storage, "KR-INFO-ENGINEER")
+    async with db.transaction() as uow:
+        timed = await content.save_blueprint(
+            uow,
+            "KR-INFO-ENGINEER",
+            BlueprintSpec(
+                code="TIMED",
+                name="과목별 시간제",
+                time_limit_minutes=20,
+                pass_rule=PassRule(mode=PassMode.SECTION_AVERAGE, threshold=60, section_floor=40),
+                sections=(
+                    SectionSpec(
+                        code="S1",
+                        name="소프트웨어 설계",
+                        subject_code="S1",
+                        question_count=2,
+                        time_limit_minutes=10,
+                    ),
+                    SectionSpec(
+                        code="S2",
+                        name="소프트웨어 개발",
+                        subject_code="S2",
+                        question_count=2,
+                        time_limit_minutes=10,
+                    ),
+                ),
+            ),
+            None,
+        )
+    learner = await bearer(client, db)
+    view = (
+        await client.post("/api/v1/attempts", json={"blueprint_id": timed.id}, headers=learner)
+    ).json()
+    first, second = view["sections"]
+    assert first["remaining_seconds"] == pytest.approx(600, abs=5)
+    assert second["remaining_seconds"] == pytest.approx(1200, abs=5)
+    # Section S1's time ran out a minute ago; S2 is still open.
+    sections = [
+        {**s, "deadline_at": (utcnow() - timedelta(minutes=1)).isoformat()}
+        if s["code"] == "S1"
+        else {**s, "deadline_at": s["deadline_at"]}
+        for s in view["sections"]
+    ]
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(Attempt)
+            .where(Attempt.id == view["id"])
+            .values(sections=[{k: s[k] for k in ("code", "name", "deadline_at")} for s in sections])
+        )
+    by_section = {i["section_code"]: i["position"] for i in view["items"]}
+    closed = await save(client, learner, view["id"], by_section["S1"], "1")
+    assert closed.status_code == 409
+    assert "소프트웨어 설계" in closed.json()["error"]["message"]
+    assert (await save(client, learner, view["id"], by_section["S2"], "1")).status_code == 200
+
+
+async def test_integrity_events_are_stored_and_audited(
+    app: object, client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    from sqlalchemy import select
+
+    from certplatform.app import relay_events
+    from certplatform.audit import service as audit
+    from certplatform.learning.models import AttemptEvent
+
+    await load(db, storage, "US-FCC-TECHNICIAN")
+    learner = await bearer(client, db)
+    view = (
+        await client.post(
+            "/api/v1/attempts",
+            json={"blueprint_id": await blueprint_id(db, "US-FCC-TECHNICIAN")},
+            headers=learner,
+        )
+    ).json()
+    for kind in ("focus_lost", "page_hidden", "paste"):
+        reply = await client.post(
+            f"/api/v1/attempts/{view['id']}/events", json={"kind": kind}, headers=learner
+        )
+        assert reply.status_code == 204
+    bad = await client.post(
+        f"/api/v1/attempts/{view['id']}/events", json={"kind": "teleport"}, headers=learner
+    )
+    assert bad.status_code == 422
+    await relay_events(app)  # type: ignore[arg-type]
+    async with db.transaction() as uow:
+        stored = (await uow.session.scalars(select(AttemptEvent.kind))).all()
+        entries = await audit.list_entries(uow, action_prefix="learning.attempt.integrity")
+    assert sorted(stored) == ["focus_lost", "page_hidden", "paste"]
+    assert sorted(e.data["kind"] for e in entries) == ["focus_lost", "page_hidden", "paste"]
+    assert {e.subject_id for e in entries} == {view["id"]}
