@@ -133,6 +133,8 @@ def serve(
     from certplatform.app import create_app
 
     settings = get_settings()
+    if demo and settings.production:
+        raise _fail("The demo accounts have a published password; --demo is refused in production.")
     _upgrade()
     if demo:
         from certplatform.demo import load_demo, print_accounts
