@@ -146,14 +146,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "certplatform.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "certplatform.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 180  # generous: CI machines may be busy
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
@@ -161,7 +162,7 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise AssertionError("the server did not start")
+    raise AssertionError(f"the server did not start:\n{log.read_text()[-3000:]}")
 
 
 @pytest.mark.slow
@@ -178,7 +179,7 @@ async def test_acknowledged_answers_survive_sigkill(
         "SWEEPER_INTERVAL": "0",
     }
     port = _free_port()
-    server = _serve(env, port)
+    server = _serve(env, port, tmp_path / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -196,7 +197,7 @@ async def test_acknowledged_answers_survive_sigkill(
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
-    server = _serve(env, port)
+    server = _serve(env, port, tmp_path / "server.log")
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             resumed = (await http.get(f"/api/v1/attempts/{view['id']}", headers=headers)).json()

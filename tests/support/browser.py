@@ -48,7 +48,7 @@ def live_server(env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: CI machines may be busy
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
