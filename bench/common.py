@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import statistics
 import tempfile
 from pathlib import Path
@@ -66,92 +65,3 @@ async def fresh_database(backend: str, name: str) -> str:
         url = base.set(database=db_name).render_as_string(hide_password=False)
     await asyncio.to_thread(migrate.upgrade, url)
     return url
-
-
-WORDS_KO = (
-    "데이터베이스",
-    "정규화",
-    "트랜잭션",
-    "무결성",
-    "스키마",
-    "인덱스",
-    "조인",
-    "릴레이션",
-    "튜플",
-    "속성",
-    "도메인",
-    "소프트웨어",
-    "설계",
-    "요구사항",
-    "인터페이스",
-    "모듈",
-    "결합도",
-    "응집도",
-    "테스트",
-    "형상관리",
-    "프로세스",
-    "운영체제",
-    "스케줄링",
-    "기억장치",
-    "페이지",
-    "교체",
-    "알고리즘",
-    "네트워크",
-    "프로토콜",
-    "라우팅",
-    "보안",
-    "암호화",
-    "인증",
-    "접근제어",
-    "법령",
-    "개인정보",
-    "로더",
-    "컴파일러",
-    "인터프리터",
-    "변수",
-    "함수",
-    "객체",
-    "클래스",
-    "상속",
-)
-PARTICLES = ("", "의", "에", "을", "를", "이", "가", "은", "는", "에서", "으로")
-WORDS_EN = (
-    "antenna",
-    "frequency",
-    "amateur",
-    "radio",
-    "station",
-    "license",
-    "operator",
-    "power",
-    "voltage",
-    "current",
-    "resistance",
-    "circuit",
-    "signal",
-    "modulation",
-    "propagation",
-    "repeater",
-    "band",
-    "transmitter",
-    "receiver",
-    "impedance",
-    "feed",
-    "line",
-    "safety",
-    "ground",
-    "battery",
-    "meter",
-    "decibel",
-    "wavelength",
-)
-
-
-def sentence(rng: random.Random, words: int = 12) -> str:
-    parts = []
-    for _ in range(words):
-        if rng.random() < 0.7:
-            parts.append(rng.choice(WORDS_KO) + rng.choice(PARTICLES))
-        else:
-            parts.append(rng.choice(WORDS_EN))
-    return " ".join(parts)

@@ -7,13 +7,11 @@ CSV: 100,000 generated Korean/English questions in the default CSV layout, parse
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import random
 import time
 from pathlib import Path
 
-from bench.common import BACKENDS, fresh_database, report, sentence
+from bench.common import BACKENDS, fresh_database, report
+from bench.corpus import make_csv
 from certplatform.content import service
 from certplatform.content.formats import csv_format, fcc_json
 from certplatform.kernel.db import Database
@@ -21,45 +19,6 @@ from certplatform.kernel.storage import LocalStorage
 
 POOLS = Path(__file__).resolve().parents[1] / "src/certplatform/demo/data/fcc"
 CSV_ROWS = 100_000
-
-
-def make_csv(rows: int, seed: int = 7) -> bytes:
-    rng = random.Random(seed)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "code",
-            "subject",
-            "topic",
-            "question",
-            "choice_a",
-            "choice_b",
-            "choice_c",
-            "choice_d",
-            "answer",
-            "explanation",
-            "tags",
-        ]
-    )
-    for n in range(rows):
-        subject = f"S{n % 5 + 1}"
-        writer.writerow(
-            [
-                f"Q{n:06d}",
-                subject,
-                f"{subject}-{n % 40:02d}",
-                sentence(rng, 14) + "?",
-                sentence(rng, 4),
-                sentence(rng, 4),
-                sentence(rng, 4),
-                sentence(rng, 4),
-                "ABCD"[n % 4],
-                sentence(rng, 20),
-                f"tag{n % 50}",
-            ]
-        )
-    return out.getvalue().encode()
 
 
 async def _import(url: str, code: str, drafts: list, storage: LocalStorage) -> float:  # type: ignore[type-arg]
@@ -76,7 +35,7 @@ async def _import(url: str, code: str, drafts: list, storage: LocalStorage) -> f
 async def run() -> None:
     storage = LocalStorage(Path("var/bench-media"))
     pools = [p.read_bytes() for p in sorted(POOLS.glob("*.json"))]
-    csv_bytes = make_csv(CSV_ROWS)
+    csv_bytes, _ = make_csv(CSV_ROWS)
     for backend in BACKENDS:
         url = await fresh_database(backend, "import")
         rates = []
