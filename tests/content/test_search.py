@@ -102,6 +102,16 @@ async def test_search_follows_a_new_version(
     assert await _codes(db, "페이지") == ["K4"]
 
 
+async def test_very_common_words_are_listed_unranked(
+    bank: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from certplatform.content import repository
+
+    monkeypatch.setattr(repository, "RANK_LIMIT", 1)
+    assert set(await _codes(bank, "법령")) == {"K1", "K2", "K5"}
+    assert await _codes(bank, "로더") == ["K3"]
+
+
 def test_index_tokens_are_bigrams_for_hangul() -> None:
     assert search.index_text("법령에 T1A01") == "법령 령에 t1a01"
     assert search.index_text("강") == "강"

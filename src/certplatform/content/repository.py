@@ -152,6 +152,9 @@ async def count_questions(session: AsyncSession, f: QuestionFilter) -> int:
     return int(await session.scalar(query) or 0)
 
 
+RANK_LIMIT = 5000
+
+
 async def search_question_ids(
     session: AsyncSession, query: str, f: QuestionFilter, *, limit: int, offset: int
 ) -> list[str]:
@@ -176,19 +179,29 @@ async def search_question_ids(
     extra = "".join(f" AND {w}" for w in where)
     if session.get_bind().dialect.name == "sqlite":
         params["m"] = search.fts5_match(terms)
-        sql = (
-            "SELECT q.id FROM question_search s JOIN questions q ON q.id = s.qid "
-            f"WHERE question_search MATCH :m{extra} "
-            "ORDER BY bm25(question_search, 0.0, 1.0), q.id LIMIT :limit OFFSET :offset"
+        source = (
+            "FROM question_search s JOIN questions q ON q.id = s.qid "
+            f"WHERE question_search MATCH :m{extra}"
         )
+        score, unranked = "bm25(question_search, 0.0, 1.0)", "s.rowid"
+        bare = "FROM question_search WHERE question_search MATCH :m"
     else:
         params["tsq"] = search.tsquery(terms)
-        sql = (
-            "SELECT q.id FROM question_search s JOIN questions q ON q.id = s.question_id, "
-            "to_tsquery('simple', :tsq) query "
-            f"WHERE s.document @@ query{extra} "
-            "ORDER BY ts_rank_cd(s.document, query) DESC, q.id LIMIT :limit OFFSET :offset"
+        source = (
+            "FROM question_search s JOIN questions q ON q.id = s.question_id, "
+            f"to_tsquery('simple', :tsq) query WHERE s.document @@ query{extra}"
         )
+        score, unranked = "-ts_rank_cd(s.document, query)", "s.question_id"
+        bare = "FROM question_search s, to_tsquery('simple', :tsq) query WHERE s.document @@ query"
+    # Ranking costs time per match. A word found in more than RANK_LIMIT questions (an exam
+    # phrase like 옳은) says little about relevance, so such results are listed unranked.
+    params["cap"] = RANK_LIMIT + 1
+    counted = source if extra else bare  # without filters the join is not needed to count
+    matches = await session.scalar(
+        text(f"SELECT count(*) FROM (SELECT 1 {counted} LIMIT :cap) m"), params
+    )
+    order = unranked if (matches or 0) > RANK_LIMIT else f"{score}, q.id"
+    sql = f"SELECT q.id {source} ORDER BY {order} LIMIT :limit OFFSET :offset"
     return [row[0] for row in await session.execute(text(sql), params)]
 
 
