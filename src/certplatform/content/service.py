@@ -6,7 +6,9 @@ read models of `contracts`, never ORM rows.
 
 from __future__ import annotations
 
+import hashlib
 import random
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -1103,3 +1105,82 @@ def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:
             "The question is not valid: "
             + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
         ) from exc
+
+
+# ---- editor helpers: uploaded images, look-ups by external id ----------------------------
+
+MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+MAX_MEDIA = 5 * 1024 * 1024
+
+
+def _sniff_image(data: bytes) -> str | None:
+    """The image type the bytes really are (the browser's claim is not trusted)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+async def store_media(
+    uow: UnitOfWork,
+    storage: LocalStorage,
+    certification_code: str,
+    filename: str,
+    content_type: str,
+    data: bytes,
+) -> str:
+    """Store an uploaded image for a certification's questions and return the name to refer
+    to it by (`![alt](media:NAME)`).
+
+    Only PNG, JPEG, GIF and WebP images (checked from the bytes) up to 5 MB. A name already
+    taken by other bytes gets a hash suffix, so questions that show the old file keep it.
+    """
+    cert = await _certification(uow, certification_code)
+    if not data:
+        raise Invalid("The file is empty.")
+    if len(data) > MAX_MEDIA:
+        raise Invalid("The image is larger than 5 MB.")
+    kind = _sniff_image(data)
+    if kind is None:
+        raise Invalid(
+            f"{filename or 'The file'} is not a PNG, JPEG, GIF or WebP image"
+            f"{f' ({content_type})' if content_type else ''}."
+        )
+    base = re.split(r"[\\/]", filename)[-1].rsplit(".", 1)[0]
+    base = re.sub(r"[^\w.-]+", "-", base).strip(".-")[:80] or "image"
+    name = f"{base}.{MEDIA_TYPES[kind]}"
+    digest = hashlib.sha256(data).hexdigest()
+    existing = await repo.media_by_name(uow.session, cert.id, [name])
+    if name in existing and existing[name].sha256 != digest:
+        name = f"{base}-{digest[:10]}.{MEDIA_TYPES[kind]}"
+        existing = await repo.media_by_name(uow.session, cert.id, [name])
+    _store_media(
+        uow, storage, cert.id, [Media(filename=name, content_type=kind, data=data)], existing
+    )
+    await uow.session.flush()
+    return name
+
+
+async def get_questions(uow: UnitOfWork, question_ids: Sequence[str]) -> list[QuestionOut]:
+    """The questions with these ids (unknown ids are left out), in the order asked."""
+    return await _question_outs(uow, question_ids)
+
+
+async def questions_by_external_id(
+    uow: UnitOfWork, certification_code: str, external_ids: Sequence[str]
+) -> dict[str, QuestionOut]:
+    """The certification's questions with these external ids, by external id."""
+    cert = await _certification(uow, certification_code)
+    wanted = set(external_ids)
+    ids = {
+        ext: qid
+        for qid, ext, *_ in await repo.question_index(uow.session, cert.id)
+        if ext is not None and ext in wanted
+    }
+    by_id = {q.id: q for q in await _question_outs(uow, list(ids.values()))}
+    return {ext: by_id[qid] for ext, qid in ids.items() if qid in by_id}

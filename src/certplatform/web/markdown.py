@@ -21,6 +21,9 @@ def render(text: str, certification: str | None = None) -> Markup:
     """Render trusted-structure, untrusted-content question text to safe HTML."""
     if certification:
         text = _MEDIA.sub(lambda m: f"(/api/v1/certifications/{certification}/media/{m[1]})", text)
+    # Formulas wait in the text as private-use markers (markdown-it turns NUL into U+FFFD);
+    # markers typed by an author are dropped so that they cannot point at a formula.
+    text = text.replace("\ue000", "").replace("\ue001", "")
     formulas: list[str] = []
 
     def stash(match: re.Match[str]) -> str:
@@ -29,8 +32,8 @@ def render(text: str, certification: str | None = None) -> Markup:
             formulas.append(convert(latex, display="block" if block else "inline"))
         except Exception:
             return match[0]
-        return f"\x00{len(formulas) - 1}\x00"
+        return f"\ue000{len(formulas) - 1}\ue001"
 
     html = _md.render(_MATH.sub(stash, text))
-    html = re.sub(r"\x00(\d+)\x00", lambda m: formulas[int(m[1])], html)
+    html = re.sub("\ue000(\\d+)\ue001", lambda m: formulas[int(m[1])], html)
     return Markup(html)  # noqa: S704 - markdown-it escapes text; raw HTML is disabled
