@@ -49,10 +49,6 @@ def only(text: str) -> QuestionDraft:
 
 
 def test_the_conformance_suite_is_there() -> None:
-    # Without the shared data the parametrised cases below would silently vanish.
-    assert len(CASES) == 51, CONFORMANCE
-
-def test_the_conformance_suite_is_there() -> None:
     assert len(CASES) >= 50
 
 
