@@ -18,6 +18,7 @@ from certplatform.content.contracts import QuestionStatus
 from certplatform.identity import service as identity
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
+from certplatform.web import i18n
 from tests.support.accounts import PASSWORD, make_user
 from tests.support.browser import (
     DESKTOP,
@@ -56,7 +57,10 @@ async def browser_no_js(browser: Browser) -> AsyncIterator[Page]:
     await context.close()
 
 
-async def as_role(page: Page, base_url: str, db: Database, role: str) -> str:
+async def as_role(page: Page, base_url: str, db: Database, role: str, lang: str = "en") -> str:
+    """Sign in; these tests find controls by their English text unless told otherwise."""
+    if lang == "en":
+        await english(page, base_url)
     email = await make_user(db, role, f"{role}-admin-pages@example.com")
     await sign_in(page, base_url, email, PASSWORD)
     return email
@@ -449,14 +453,20 @@ async def check(page: Page, where: str) -> None:
     await page.set_viewport_size(DESKTOP)
 
 
-async def import_preview(page: Page, base_url: str, tmp_path: Path) -> None:
+def tr(lang: str, text: str) -> str:
+    """A button's label as the page shows it in `lang` (from the real catalog)."""
+    i18n.set_language(i18n.pick(lang))
+    return i18n.gettext(text)
+
+
+async def import_preview(page: Page, base_url: str, tmp_path: Path, lang: str = "en") -> None:
     bad = GIFT + "\n// [id:G4]\nNo right answer here {~a ~b}\n"
     path = tmp_path / "four.gift"
     path.write_text(bad, encoding="utf-8")
     await page.goto(f"{base_url}/admin/import")
     await page.set_input_files("#f-file", path)
     await page.fill("#f-certification", KR)
-    await page.click("button:has-text('Check the file')")
+    await page.click(f"button:has-text('{tr(lang, 'Check the file')}')")
     await page.wait_for_load_state("networkidle")
 
 
@@ -466,9 +476,9 @@ async def test_every_admin_page_passes_axe_and_fits_a_phone(
 ) -> None:
     await load(db, storage, KR)
     await as_role(page, base_url, db, "admin")
-    if lang == "en":
-        await english(page, base_url)
-    for path in await admin_pages(page, base_url, db):
+    paths = await admin_pages(page, base_url, db)  # prepares data, clicking English labels
+    await page.context.add_cookies([{"name": "lang", "value": lang, "url": base_url}])
+    for path in paths:
         reply = await page.goto(f"{base_url}{path}")
         assert reply is not None
         assert reply.status == 200, path
@@ -478,20 +488,20 @@ async def test_every_admin_page_passes_axe_and_fits_a_phone(
 
     # States reached by a step: the audit chain result, an editor with errors, the import check.
     await page.goto(f"{base_url}/admin/audit")
-    await page.click("button:has-text('Verify the chain')")
+    await page.click(f"button:has-text('{tr(lang, 'Verify the chain')}')")
     await expect(page.locator("#verify-result .alert")).to_have_count(1)
     await check(page, "audit with the chain result")
     await page.goto(f"{base_url}/admin/questions/new?certification={KR}")
     await page.fill("#choice-0-text", "하나")
-    await page.click("button:has-text('Create the question')")
+    await page.click(f"button:has-text('{tr(lang, 'Create the question')}')")
     await page.wait_for_load_state("networkidle")
     await expect(page.locator("#f-stem-error")).to_have_count(1)
     await check(page, "editor with errors")
-    await import_preview(page, base_url, tmp_path)
+    await import_preview(page, base_url, tmp_path, lang)
     await expect(page.locator(".item-errors li")).to_have_count(1)
     await check(page, "import check")
     await page.check("#f-skip")
-    await page.click("button:has-text('Import now')")
+    await page.click(f"button:has-text('{tr(lang, 'Import now')}')")
     await page.wait_for_load_state("networkidle")
     await expect(page.locator(".stats li").first).to_contain_text("3")
     await check(page, "import done")

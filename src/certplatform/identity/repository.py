@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certplatform.identity.models import AuthSession, User
@@ -31,16 +31,22 @@ async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
+# Every authenticated request runs this, so it is built once with bind parameters.
+_SESSION_WITH_USER = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(
+        AuthSession.token_hash == bindparam("token_hash"),
+        AuthSession.expires_at > bindparam("now"),
+    )
+)
+
+
 async def session_with_user(
     session: AsyncSession, token_hash: str, now: datetime
 ) -> tuple[AuthSession, User] | None:
-    row = (
-        await session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
-        )
-    ).first()
+    params = {"token_hash": token_hash, "now": now}
+    row = (await session.execute(_SESSION_WITH_USER, params)).first()
     return (row[0], row[1]) if row else None
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +23,6 @@ from certplatform.learning.models import (
     ReviewCard,
     WrongNote,
 )
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def settings_of(session: AsyncSession, user_id: str) -> LearnerSettings | None:
@@ -69,6 +66,20 @@ async def wrong_notes(
     return list((await session.scalars(query)).all())
 
 
+async def wrong_notes_for(
+    session: AsyncSession, user_id: str, question_ids: Sequence[str]
+) -> dict[str, WrongNote]:
+    """The learner's notes (cleared ones too) for these questions, by question id."""
+    if not question_ids:
+        return {}
+    rows = await session.scalars(
+        select(WrongNote).where(
+            WrongNote.user_id == user_id, WrongNote.question_id.in_(set(question_ids))
+        )
+    )
+    return {note.question_id: note for note in rows}
+
+
 async def due_cards(
     session: AsyncSession, user_id: str, certification: str | None, now: datetime, limit: int
 ) -> list[ReviewCard]:
@@ -101,30 +112,132 @@ async def attempt_items(session: AsyncSession, attempt_id: str) -> list[AttemptI
     return list((await session.scalars(query)).all())
 
 
-async def attempt_header(session: AsyncSession, attempt_id: str) -> Any:
-    """The columns a save needs, in one small query."""
+async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write a new attempt's items in one multi-row INSERT (ORM bulk insert)."""
+    await session.execute(insert(AttemptItem), rows)
+
+
+# ---- the answer-save path ---------------------------------------------------------------
+# Saves are the hottest path, so their statements are built once with bind parameters:
+# building a statement and computing its cache key cost about as much as running it.
+
+_SAVE_CONTEXT = (
+    select(
+        Attempt.user_id,
+        Attempt.status,
+        Attempt.deadline_at,
+        Attempt.sections,
+        Attempt.started_at,
+        AttemptOperation.position.label("op_position"),
+        AttemptOperation.applied.label("op_applied"),
+        AttemptOperation.at.label("op_at"),
+        AttemptItem.version_id.label("item_version_id"),
+        AttemptItem.section_code.label("item_section_code"),
+        AttemptItem.display_order.label("item_display_order"),
+    )
+    .select_from(Attempt)
+    .outerjoin(
+        AttemptOperation,
+        and_(
+            AttemptOperation.attempt_id == Attempt.id,
+            AttemptOperation.op_id == bindparam("ctx_op_id"),
+        ),
+    )
+    .outerjoin(
+        AttemptItem,
+        and_(
+            AttemptItem.attempt_id == Attempt.id,
+            AttemptItem.position == bindparam("ctx_position"),
+        ),
+    )
+    .where(Attempt.id == bindparam("ctx_attempt_id"))
+)
+
+
+def _unanswered_by(param: str) -> Any:
     return (
-        await session.execute(
-            select(
-                Attempt.user_id,
-                Attempt.status,
-                Attempt.deadline_at,
-                Attempt.sections,
-                Attempt.started_at,
-            ).where(Attempt.id == attempt_id)
+        select(func.count())
+        .select_from(AttemptItem)
+        .where(AttemptItem.attempt_id == bindparam(param), AttemptItem.response.is_(None))
+    )
+
+
+_UNANSWERED = _unanswered_by("count_attempt_id")
+_ADD_TIME = (
+    update(AttemptItem)
+    .where(
+        AttemptItem.attempt_id == bindparam("item_attempt_id"),
+        AttemptItem.position == bindparam("item_position"),
+    )
+    .values(time_ms=AttemptItem.time_ms + bindparam("item_elapsed"))
+    .execution_options(synchronize_session=False)
+)
+_OPERATION_COLUMNS = (
+    "attempt_id",
+    "op_id",
+    "position",
+    "op_seq",
+    "response",
+    "flagged",
+    "applied",
+    "at",
+)
+
+
+@cache
+def _apply_statement(columns: tuple[str, ...]) -> Any:
+    """The conditional item update for one set of changed columns (response, flagged)."""
+    table = AttemptItem.__table__
+    return (
+        update(AttemptItem)
+        .where(
+            AttemptItem.attempt_id == bindparam("item_attempt_id"),
+            AttemptItem.position == bindparam("item_position"),
+            AttemptItem.op_seq < bindparam("item_seq"),
         )
-    ).first()
+        .values(
+            op_seq=bindparam("item_seq"),
+            time_ms=AttemptItem.time_ms + bindparam("item_elapsed"),
+            **{c: bindparam(f"item_{c}", type_=table.c[c].type) for c in columns},
+        )
+        # The save path loads no item objects, so there is nothing to synchronise.
+        .execution_options(synchronize_session=False)
+    )
 
 
-async def operation(session: AsyncSession, attempt_id: str, op_id: str) -> AttemptOperation | None:
-    return await session.get(AttemptOperation, (attempt_id, op_id))
+@cache
+def _record_statement(dialect: str) -> Any:
+    """Insert an operation unless its id is known, returning the unanswered count."""
+    table = cast(Table, AttemptOperation.__table__)
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        dialect_insert(table)
+        .values({c: bindparam(f"op_{c}", type_=table.c[c].type) for c in _OPERATION_COLUMNS})
+        .on_conflict_do_nothing()
+        .returning(_unanswered_by("op_attempt_id").scalar_subquery())
+    )
 
 
-async def insert_operation(session: AsyncSession, row: dict[str, Any]) -> bool:
-    """Record an operation once; False when the same op id was recorded before."""
-    statement = _insert(session)(AttemptOperation).values(**row).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+async def save_context(session: AsyncSession, attempt_id: str, op_id: str, position: int) -> Any:
+    """What a save reads, in one round trip: the attempt's header, the operation already
+    recorded under `op_id` (op_* columns, None when new) and the item at `position`
+    (item_* columns, None when there is no such item)."""
+    if not 0 < position < 2**31:
+        position = 0  # no item has it, and it must not overflow the integer column
+    params = {"ctx_attempt_id": attempt_id, "ctx_op_id": op_id, "ctx_position": position}
+    return (await session.execute(_SAVE_CONTEXT, params)).first()
+
+
+async def record_operation(session: AsyncSession, row: dict[str, Any]) -> int:
+    """Record an operation once and return the attempt's unanswered count after it.
+
+    The count rides on the insert's RETURNING (one round trip instead of two); the insert
+    runs after this transaction's item update, so the count sees it. When the op id was
+    recorded meanwhile (nothing inserted, nothing returned) the count is read on its own."""
+    statement = _record_statement(session.get_bind().dialect.name)
+    params = {f"op_{c}": row[c] for c in _OPERATION_COLUMNS}
+    count = (await session.execute(statement, params)).scalar()
+    return int(count) if count is not None else await unanswered_count(session, row["attempt_id"])
 
 
 async def apply_answer(
@@ -136,34 +249,19 @@ async def apply_answer(
     elapsed_ms: int,
 ) -> bool:
     """Last write wins by operation order: applied only when `op_seq` is the newest."""
+    params = {"item_attempt_id": attempt_id, "item_position": position, "item_elapsed": elapsed_ms}
+    statement = _apply_statement(tuple(sorted(values)))
     result = await session.execute(
-        update(AttemptItem)
-        .where(
-            AttemptItem.attempt_id == attempt_id,
-            AttemptItem.position == position,
-            AttemptItem.op_seq < op_seq,
-        )
-        .values(op_seq=op_seq, time_ms=AttemptItem.time_ms + elapsed_ms, **values)
+        statement, {**params, "item_seq": op_seq, **{f"item_{c}": v for c, v in values.items()}}
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return True
-    await session.execute(
-        update(AttemptItem)
-        .where(AttemptItem.attempt_id == attempt_id, AttemptItem.position == position)
-        .values(time_ms=AttemptItem.time_ms + elapsed_ms)
-    )
+    await session.execute(_ADD_TIME, params)
     return False
 
 
 async def unanswered_count(session: AsyncSession, attempt_id: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(AttemptItem)
-            .where(AttemptItem.attempt_id == attempt_id, AttemptItem.response.is_(None))
-        )
-        or 0
-    )
+    return int(await session.scalar(_UNANSWERED, {"count_attempt_id": attempt_id}) or 0)
 
 
 async def claim_submit(session: AsyncSession, attempt_id: str, now: datetime, by: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Literal
@@ -161,8 +162,11 @@ async def _record_answer(
     elapsed_ms: int,
     clear_after: int,
     now: datetime,
+    notes: dict[str, WrongNote] | None = None,
 ) -> Literal["added", "kept", "cleared", "none"]:
-    """Log the answer and keep the wrong-answer note in step with it."""
+    """Log the answer and keep the wrong-answer note in step with it. `notes`, when given,
+    holds the learner's notes for the questions being recorded, loaded in advance (a
+    question missing from it has no note); new notes are added to it."""
     correct = fraction >= 1.0
     uow.session.add(
         AnswerRecord(
@@ -178,7 +182,10 @@ async def _record_answer(
             answered_at=now,
         )
     )
-    note = await uow.session.get(WrongNote, (user_id, version.question_id))
+    if notes is None:
+        note = await uow.session.get(WrongNote, (user_id, version.question_id))
+    else:
+        note = notes.get(version.question_id)
     if not correct:
         if note is None:
             note = WrongNote(
@@ -189,6 +196,8 @@ async def _record_answer(
                 wrong_count=0,
             )
             uow.session.add(note)
+            if notes is not None:
+                notes[version.question_id] = note
         note.wrong_count = (note.wrong_count or 0) + 1
         note.streak = 0
         note.last_wrong_at = now
@@ -549,9 +558,8 @@ async def start_attempt(
     )
     uow.session.add(attempt)
     await uow.session.flush()
-    uow.session.add_all(
-        AttemptItem(
-            attempt_id=attempt.id,
+    items = [
+        _NewItem(
             position=n,
             question_id=d.question_id,
             version_id=d.version_id,
@@ -560,14 +568,30 @@ async def start_attempt(
             display_order=display.display_order(
                 versions[d.version_id].content, rng if shuffle_c else None
             ),
-            response=None,
-            op_seq=0,
-            flagged=False,
-            time_ms=0,
         )
         for n, d in enumerate(drawn, 1)
+    ]
+    # One multi-row INSERT without per-object bookkeeping, and the reply is built from the
+    # same values instead of reading the 100 rows back.
+    await repo.insert_items(
+        uow.session,
+        [
+            {
+                "attempt_id": attempt.id,
+                "position": i.position,
+                "question_id": i.question_id,
+                "version_id": i.version_id,
+                "section_code": i.section_code,
+                "points": i.points,
+                "display_order": i.display_order,
+                "response": None,
+                "op_seq": 0,
+                "flagged": False,
+                "time_ms": 0,
+            }
+            for i in items
+        ],
     )
-    await uow.session.flush()
     record_event(
         uow.session,
         "certplatform.learning.attempt.started.v1",
@@ -579,7 +603,21 @@ async def start_attempt(
             "deadline_at": attempt.deadline_at.isoformat(),
         },
     )
-    return await attempt_view(uow, principal, attempt.id)
+    return _attempt_view(attempt, items, versions)
+
+
+@dataclass(frozen=True)
+class _NewItem:
+    """An item as a fresh start writes it: no answer, no flag."""
+
+    position: int
+    question_id: str
+    version_id: str
+    section_code: str
+    points: float
+    display_order: list[str]
+    response: dict[str, Any] | None = None
+    flagged: bool = False
 
 
 async def _owned_attempt(uow: UnitOfWork, principal: Principal, attempt_id: str) -> Attempt:
@@ -609,6 +647,14 @@ async def attempt_view(uow: UnitOfWork, principal: Principal, attempt_id: str) -
     attempt = await _owned_attempt(uow, principal, attempt_id)
     items = await repo.attempt_items(uow.session, attempt.id)
     versions = await _versions(uow, [i.version_id for i in items])
+    return _attempt_view(attempt, items, versions)
+
+
+def _attempt_view(
+    attempt: Attempt,
+    items: Sequence[AttemptItem] | Sequence[_NewItem],
+    versions: dict[str, VersionOut],
+) -> AttemptView:
     now = utcnow()
     views = []
     for item in items:
@@ -656,19 +702,19 @@ async def save_answer(
 ) -> SaveAck:
     """Save one answer (or flag) idempotently: the same op id is applied once; among
     different ops the highest `op_seq` wins, whatever order they arrive in."""
-    header = await repo.attempt_header(uow.session, attempt_id)
+    # Header, earlier operation and item come in one query; the checks keep their order.
+    header = await repo.save_context(uow.session, attempt_id, op.op_id, position)
     if header is None or header.user_id != principal.user_id:
         raise NotFound("No such attempt.")
     now = utcnow()
-    previous = await repo.operation(uow.session, attempt_id, op.op_id)
-    if previous is not None:
-        if previous.position != position:
-            raise Conflict(f"Operation {op.op_id} was used for question {previous.position}.")
+    if header.op_position is not None:
+        if header.op_position != position:
+            raise Conflict(f"Operation {op.op_id} was used for question {header.op_position}.")
         return SaveAck(
             position=position,
             op_id=op.op_id,
-            applied=previous.applied,
-            saved_at=previous.at,
+            applied=header.op_applied,
+            saved_at=header.op_at,
             remaining_seconds=_remaining(header.deadline_at, now),
             unanswered_count=await repo.unanswered_count(uow.session, attempt_id),
         )
@@ -676,10 +722,9 @@ async def save_answer(
         raise Conflict("This attempt has been submitted; answers can no longer change.")
     if now > header.deadline_at + timedelta(seconds=grace_seconds):
         raise Conflict("Time is up: the exam ended at the deadline, so this answer was not saved.")
-    item = await uow.session.get(AttemptItem, (attempt_id, position))
-    if item is None:
+    if header.item_version_id is None:
         raise NotFound(f"The attempt has no question {position}.")
-    section = next((s for s in header.sections if s["code"] == item.section_code), None)
+    section = next((s for s in header.sections if s["code"] == header.item_section_code), None)
     if section and section.get("deadline_at"):
         section_deadline = datetime.fromisoformat(section["deadline_at"])
         if now > section_deadline + timedelta(seconds=grace_seconds):
@@ -687,8 +732,9 @@ async def save_answer(
     values: dict[str, Any] = {}
     stored: dict[str, Any] | None = None
     if op.answer is not None:
-        version = (await _versions(uow, [item.version_id]))[item.version_id]
-        response = _internal(version.content, item.display_order, op.answer)
+        version_id = header.item_version_id
+        version = (await _versions(uow, [version_id]))[version_id]
+        response = _internal(version.content, header.item_display_order, op.answer)
         stored = None if response.is_blank() else response.model_dump(mode="json")
         values["response"] = stored
     if op.flagged is not None:
@@ -700,7 +746,7 @@ async def save_answer(
         if values
         else False
     )
-    await repo.insert_operation(
+    unanswered_count = await repo.record_operation(
         uow.session,
         {
             "attempt_id": attempt_id,
@@ -719,7 +765,7 @@ async def save_answer(
         applied=applied,
         saved_at=now,
         remaining_seconds=_remaining(header.deadline_at, now),
-        unanswered_count=await repo.unanswered_count(uow.session, attempt_id),
+        unanswered_count=unanswered_count,
     )
 
 
@@ -812,6 +858,13 @@ async def submit_attempt(
         attempt.result = _result_json(exam, blank)
         attempt.passed = exam.passed
         attempt.score_percent = exam.percent
+        # One query for the notes of all answered questions instead of one per question
+        # (each of which also flushed the answer record before it).
+        notes = await repo.wrong_notes_for(
+            uow.session,
+            attempt.user_id,
+            [versions[i.version_id].question_id for i in items if i.response is not None],
+        )
         for item, fraction in zip(items, fractions, strict=True):
             if item.response is not None:
                 await _record_answer(
@@ -825,6 +878,7 @@ async def submit_attempt(
                     elapsed_ms=item.time_ms,
                     clear_after=clear_after,
                     now=now,
+                    notes=notes,
                 )
         await uow.session.flush()
         record_event(
