@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.async_api import Page
 
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import PASSWORD, make_user
-from tests.support.browser import axe_violations, sign_in
+from tests.support.browser import DESKTOP, PHONE, axe_violations, no_horizontal_scroll, sign_in
 from tests.support.exams import load
 
 
@@ -50,3 +51,28 @@ async def test_security_headers_and_csrf_on_forms(base_url: str, db: Database) -
     assert "unsafe-inline" not in csp
     assert reply.headers["referrer-policy"] == "same-origin"
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+async def test_learner_pages_pass_axe_and_fit_a_phone(
+    page: Page, base_url: str, db: Database, storage: LocalStorage, lang: str
+) -> None:
+    await load(db, storage, "KR-INFO-ENGINEER")
+    await page.context.add_cookies([{"name": "lang", "value": lang, "url": base_url}])
+    anonymous = ["/", "/signin", "/signup", "/certifications", "/certifications/KR-INFO-ENGINEER"]
+    signed_in = ["/", "/certifications/KR-INFO-ENGINEER", "/settings"]
+    for viewport in (DESKTOP, PHONE):
+        await page.set_viewport_size(viewport)
+        for path in anonymous:
+            await page.goto(f"{base_url}{path}")
+            assert await page.get_attribute("html", "lang") == lang
+            assert await axe_violations(page) == [], (path, viewport)
+            assert await no_horizontal_scroll(page), (path, viewport)
+    email = await make_user(db, "learner", f"axe-{lang}@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    for viewport in (DESKTOP, PHONE):
+        await page.set_viewport_size(viewport)
+        for path in signed_in:
+            await page.goto(f"{base_url}{path}")
+            assert await axe_violations(page) == [], (path, viewport)
+            assert await no_horizontal_scroll(page), (path, viewport)
