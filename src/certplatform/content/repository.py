@@ -158,12 +158,18 @@ RANK_LIMIT = 5000
 async def search_question_ids(
     session: AsyncSession, query: str, f: QuestionFilter, *, limit: int, offset: int
 ) -> list[str]:
-    """Ids of matching questions, best first."""
+    """Ids of matching questions, best first.
+
+    Ranking costs time per match, so a query ranks at most RANK_LIMIT matching questions:
+    a word found in more (an exam phrase like 옳은) says little about relevance anyway, and a
+    second word narrows the set. Filters are a semi-join on `questions`, so the full-text
+    index drives the query.
+    """
     terms = search.parse_query(query)
     if not terms:
         return []
     where = []
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "cap": RANK_LIMIT}
     for column, value in (
         ("certification_id", f.certification_id),
         ("subject_id", f.subject_id),
@@ -176,32 +182,26 @@ async def search_question_ids(
     if f.tag:
         where.append("q.id IN (SELECT question_id FROM question_tags WHERE tag = :tag)")
         params["tag"] = f.tag
-    extra = "".join(f" AND {w}" for w in where)
     if session.get_bind().dialect.name == "sqlite":
         params["m"] = search.fts5_match(terms)
-        source = (
-            "FROM question_search s JOIN questions q ON q.id = s.qid "
-            f"WHERE question_search MATCH :m{extra}"
+        key = "qid"
+        inner = (
+            "SELECT qid AS id, bm25(question_search, 0.0, 1.0) AS score FROM question_search "
+            "WHERE question_search MATCH :m"
         )
-        score, unranked = "bm25(question_search, 0.0, 1.0)", "s.rowid"
-        bare = "FROM question_search WHERE question_search MATCH :m"
     else:
         params["tsq"] = search.tsquery(terms)
-        source = (
-            "FROM question_search s JOIN questions q ON q.id = s.question_id, "
-            f"to_tsquery('simple', :tsq) query WHERE s.document @@ query{extra}"
+        key = "s.question_id"
+        inner = (
+            "SELECT s.question_id AS id, -ts_rank_cd(s.document, query) AS score "
+            "FROM question_search s, to_tsquery('simple', :tsq) query WHERE s.document @@ query"
         )
-        score, unranked = "-ts_rank_cd(s.document, query)", "s.question_id"
-        bare = "FROM question_search s, to_tsquery('simple', :tsq) query WHERE s.document @@ query"
-    # Ranking costs time per match. A word found in more than RANK_LIMIT questions (an exam
-    # phrase like 옳은) says little about relevance, so such results are listed unranked.
-    params["cap"] = RANK_LIMIT + 1
-    counted = source if extra else bare  # without filters the join is not needed to count
-    matches = await session.scalar(
-        text(f"SELECT count(*) FROM (SELECT 1 {counted} LIMIT :cap) m"), params
+    if where:
+        inner += f" AND {key} IN (SELECT q.id FROM questions q WHERE {' AND '.join(where)})"
+    sql = (
+        f"SELECT c.id FROM ({inner} LIMIT :cap) c "
+        "ORDER BY c.score, c.id LIMIT :limit OFFSET :offset"
     )
-    order = unranked if (matches or 0) > RANK_LIMIT else f"{score}, q.id"
-    sql = f"SELECT q.id {source} ORDER BY {order} LIMIT :limit OFFSET :offset"
     return [row[0] for row in await session.execute(text(sql), params)]
 
 
