@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 
@@ -27,8 +27,18 @@ def is_page(request: Request) -> bool:
 def install(app: FastAPI, *, secure_cookies: bool) -> None:
     app.add_middleware(WebMiddleware, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Browsers ask for /favicon.ico whatever the page links to.
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     for router in PAGE_ROUTERS:
         app.include_router(router)
+
+
+async def _favicon() -> FileResponse:
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/vnd.microsoft.icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 N_ = i18n.N_
