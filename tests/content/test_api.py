@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 
+from certplatform.app import relay_events
 from certplatform.kernel.db import Database
 from tests.support.accounts import bearer
 
@@ -63,7 +65,9 @@ async def test_a_broken_file_is_refused_with_item_errors(
     assert (await client.get("/api/v1/certifications")).json() == []
 
 
-async def test_edit_versions_and_workflow(client: httpx.AsyncClient, db: Database) -> None:
+async def test_edit_versions_and_workflow(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
     author = await bearer(client, db, "author")
     assert (
         await client.post(
@@ -103,6 +107,12 @@ async def test_edit_versions_and_workflow(client: httpx.AsyncClient, db: Databas
         headers=author,
     )
     assert edited.json()["version"]["number"] == 2
+    await relay_events(app)
+    admin = await bearer(client, db, "admin")
+    logged = await client.get(
+        "/api/v1/audit", params={"action_prefix": "content.question.versioned"}, headers=admin
+    )
+    assert [e["data"]["version"] for e in logged.json()] == [2]
     versions = (await client.get(f"/api/v1/questions/{qid}/versions", headers=author)).json()
     assert [v["note"] for v in versions] == ["created", "보기 B 보완"]
     v1 = (await client.get(f"/api/v1/questions/{qid}/versions/1", headers=author)).json()

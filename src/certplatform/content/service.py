@@ -435,11 +435,14 @@ async def _add_version(
     draft: QuestionDraft,
     author: str | None,
     note: str,
-) -> None:
+) -> int:
+    """Add version `current + 1`; returns its number.
+
+    The UPDATE carries `current_version = current`, so of two concurrent edits of the
+    same version one wins and the other is refused (no duplicate version number)."""
     subject_id, topic_id = tree.place(uow, draft)
     await uow.session.flush()
     version = _version_row(question_id, current + 1, draft, author, note)
-    await uow.session.execute(insert(QuestionVersion), [version])
     values: dict[str, Any] = {
         "current_version": current + 1,
         "fingerprint": version["fingerprint"],
@@ -447,9 +450,21 @@ async def _add_version(
     }
     if draft.subject:
         values |= {"subject_id": subject_id, "topic_id": topic_id}
-    await uow.session.execute(update(Question).where(Question.id == question_id).values(**values))
+    moved = await uow.session.execute(
+        update(Question)
+        .where(Question.id == question_id, Question.current_version == current)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"The question changed meanwhile (version {current} is no longer the newest); "
+            "reload and edit again."
+        )
+    await uow.session.execute(insert(QuestionVersion), [version])
     await repo.replace_tags(uow.session, question_id, version["tags"])
     await search.replace_documents(uow.session, [(question_id, search_text(draft.content))])
+    return current + 1
 
 
 async def create_question(
@@ -519,7 +534,7 @@ async def edit_question(
         )
     if draft.fingerprint() != question.fingerprint:
         tree = await _Tree.load(uow, question.certification_id)
-        await _add_version(
+        number = await _add_version(
             uow,
             tree,
             question.id,
@@ -538,7 +553,7 @@ async def edit_question(
             "certplatform.content.question.versioned.v1",
             {
                 "question_id": question.id,
-                "version": question.current_version + 1,
+                "version": number,
                 "actor": actor.user_id if actor else None,
             },
         )
