@@ -85,3 +85,46 @@ def key_display(content: QuestionContent, order: list[str]) -> tuple[str, ...]:
         return ()
     correct = {c.id for c in content.choices if c.weight > 0}
     return tuple(str(n) for n, cid in enumerate(order, 1) if cid in correct)
+
+
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+# Choices named in an explanation: circled numerals anywhere (the convention of Korean
+# exams), and plain numbers only where the words say a choice is meant ("보기 3", "3번 보기",
+# "정답은 3번"): a bare "3번" is as often a bucket, a row or a step.
+_CHOICE_REFERENCE = re.compile(
+    r"(?P<circled>[①-⑩])"
+    r"|(?P<pre>보기\s*)(?P<n1>[1-9])(?!\d)"
+    r"|(?<!\d)(?P<n2>[1-9])(?P<post>번\s*보기)"
+    r"|(?P<answer>정답은\s*)(?P<n3>[1-9])(?P<bun>번)"
+)
+
+
+def explanation(content: QuestionContent, order: list[str]) -> str:
+    """The explanation with its choice numbers as this learner saw them.
+
+    Authors number choices in the stored order; a shuffled attempt shows them in another,
+    so "③은 옳지 않다" must name the position where that choice appeared."""
+    text = content.explanation
+    if content.type not in CHOICE_TYPES or not order:
+        return text
+    shown = {cid: n for n, cid in enumerate(order, 1)}
+    moved = {n: shown[c.id] for n, c in enumerate(content.choices, 1) if shown.get(c.id, n) != n}
+    if not moved:
+        return text
+
+    def renumber(match: re.Match[str]) -> str:
+        if match["circled"]:
+            n = _CIRCLED.index(match["circled"]) + 1
+            return _CIRCLED[moved[n] - 1] if n in moved else match[0]
+        for group, before, after in (
+            ("n1", "pre", None),
+            ("n2", None, "post"),
+            ("n3", "answer", "bun"),
+        ):
+            if match[group]:
+                n = int(match[group])
+                new = str(moved.get(n, n))
+                return (match[before] if before else "") + new + (match[after] if after else "")
+        return match[0]
+
+    return _CHOICE_REFERENCE.sub(renumber, text)

@@ -960,7 +960,7 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
                 answer=display.to_display(c, item.display_order, response) if response else None,
                 key=key_of(c),
                 key_display=display.key_display(c, item.display_order),
-                explanation=c.explanation,
+                explanation=display.explanation(c, item.display_order),
                 earned=item.earned or 0.0,
                 points=item.points,
                 correct=(item.fraction or 0.0) >= 1.0,
