@@ -138,6 +138,34 @@ async def test_regrade_after_a_key_fix_dry_run_then_apply(
     assert after["regraded_at"] is not None
     again = (await client.post("/api/v1/regrade", json={"question_id": qid}, headers=admin)).json()
     assert again["changes"] == []
+    # The review shows the key that graded the answer: the learner's choice, now right.
+    review = (await client.get(f"/api/v1/attempts/{view['id']}/review", headers=learner)).json()
+    assert (review["items"][0]["key_display"], review["items"][0]["correct"]) == ([chosen], True)
+
+    # A later regrade of another question keeps the first one graded by its fixed key.
+    second = (
+        await client.get(
+            f"/api/v1/questions/{view['items'][1]['question']['question_id']}", headers=author
+        )
+    ).json()
+    reworded = {**second["version"]["content"], "explanation": "해설 보완"}
+    await client.put(
+        f"/api/v1/questions/{second['id']}",
+        json={
+            "content": reworded,
+            "external_id": second["external_id"],
+            "subject": second["subject_code"],
+            "topic": second["topic_code"],
+            "law_refs": second["version"]["law_refs"],
+            "source": second["version"]["source"],
+        },
+        headers=author,
+    )
+    await client.post(
+        "/api/v1/regrade", json={"question_id": second["id"], "apply": True}, headers=admin
+    )
+    final = (await client.get(f"/api/v1/attempts/{view['id']}/result", headers=learner)).json()
+    assert (final["correct_count"], final["passed"]) == (26, True)
 
 
 def _free_port() -> int:

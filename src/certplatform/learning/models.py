@@ -168,6 +168,8 @@ class AttemptItem(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[str] = mapped_column(String(32), index=True)
     version_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The version whose key graded this item, once a regrade moved past the one shown.
+    graded_version_id: Mapped[str | None] = mapped_column(String(32))
     section_code: Mapped[str] = mapped_column(String(64))
     points: Mapped[float] = mapped_column(Float)
     # Original choice ids (or matching right sides) in the order shown to this learner.

@@ -790,13 +790,18 @@ async def record_integrity_event(
     )
 
 
+def _graded_by(item: AttemptItem) -> str:
+    """The version whose key grades the item: the one shown, unless a regrade moved on."""
+    return item.graded_version_id or item.version_id
+
+
 def _grade(
     attempt: Attempt, items: Sequence[AttemptItem], versions: dict[str, VersionOut]
 ) -> tuple[ExamResult, list[float]]:
     results, fractions = [], []
     for item in items:
         response = _response(item.response)
-        fraction = score(versions[item.version_id].content, response) if response else 0.0
+        fraction = score(versions[_graded_by(item)].content, response) if response else 0.0
         fractions.append(fraction)
         results.append(
             ItemResult.from_fraction(str(item.position), item.section_code, item.points, fraction)
@@ -934,7 +939,7 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
     attempt = await _owned_attempt(uow, principal, attempt_id)
     result = _attempt_result(attempt)
     items = await repo.attempt_items(uow.session, attempt.id)
-    versions = await _versions(uow, [i.version_id for i in items])
+    versions = await _versions(uow, [v for i in items for v in {i.version_id, _graded_by(i)}])
     history: dict[int, list[Response | None]] = {}
     for op in await repo.operations_of(uow.session, attempt.id):
         if op.response is not None or op.flagged is None:
@@ -943,7 +948,8 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
     right_to_wrong_total = 0
     for item in items:
         version = versions[item.version_id]
-        c = version.content
+        # The question as shown; the key and explanation of the version that graded it.
+        c = versions[_graded_by(item)].content
         responses = history.get(item.position, [])
         scores = [score(c, r) if r else 0.0 for r in responses]
         changes = max(0, len(responses) - 1)
@@ -1014,10 +1020,10 @@ async def regrade(
     now = utcnow()
     for attempt in attempts:
         items = await repo.attempt_items(uow.session, attempt.id)
-        versions = await _versions(uow, [i.version_id for i in items])
+        versions = await _versions(uow, [_graded_by(i) for i in items])
         for i in items:
             if i.question_id == question_id:
-                versions[i.version_id] = current
+                versions[_graded_by(i)] = current
         exam, fractions = _grade(attempt, items, versions)
         old = attempt.result or {}
         change = RegradeChange(
@@ -1034,6 +1040,8 @@ async def regrade(
             for item, fraction in zip(items, fractions, strict=True):
                 item.fraction = fraction
                 item.earned = item.points * fraction
+                if item.question_id == question_id:
+                    item.graded_version_id = current.id
             blank = sum(1 for i in items if i.response is None)
             attempt.result = {
                 **_result_json(exam, blank),
