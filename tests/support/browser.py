@@ -105,3 +105,19 @@ async def no_horizontal_scroll(page: Page) -> bool:
             "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         )
     )
+
+
+async def header_rows(page: Page) -> int:
+    """How many rows the site header's items wrap into (items side by side overlap vertically)."""
+    spans = await page.evaluate(
+        """() => [...document.querySelectorAll('.site-header .bar > *')]
+            .filter(el => el.offsetParent !== null)
+            .map(el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; })"""
+    )
+    rows: list[float] = []  # the bottom of each row so far
+    for top, bottom in sorted(spans):
+        if rows and top < rows[-1]:
+            rows[-1] = max(rows[-1], bottom)
+        else:
+            rows.append(bottom)
+    return len(rows)

@@ -15,6 +15,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import update
 
+from certplatform.content import service as content
 from certplatform.kernel.db import Database, utcnow
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import ReviewCard
@@ -24,12 +25,16 @@ from tests.support.browser import (
     PHONE,
     SCREENSHOTS,
     axe_violations,
+    header_rows,
     no_horizontal_scroll,
     sign_in,
 )
 from tests.support.exams import keys_of, load
 
 CERT = "KR-INFO-ENGINEER"
+LONG_CERTIFICATION_NAME = (
+    "전기공사산업기사 필기 — 전기응용 및 공사재료 · 전력공학 · 회로이론 및 제어공학"
+)
 QUESTION_PATH = re.compile(r"^/practice/([0-9a-f]+)/(\d+)$")
 SUBJECT_START = f"/practice/start?certification={CERT}&subject=S3"
 
@@ -205,6 +210,20 @@ async def test_shortcuts_leave_typing_alone_and_the_last_question_finishes(
     await expect(page.locator(".link-list a")).to_have_count(3)
 
 
+async def test_touch_screens_get_no_keyboard_hints(
+    browser: Browser, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    phone = await browser.new_context(
+        viewport=PHONE, locale="ko-KR", has_touch=True, is_mobile=True
+    )
+    page = await phone.new_page()
+    await _learner(page, base_url, db, storage, "touch@example.com")
+    await page.goto(f"{base_url}{SUBJECT_START}")
+    await _wait_for_question(page)
+    await expect(page.locator("[data-kbd-hint]")).to_be_hidden()
+    await phone.close()
+
+
 async def test_everything_works_without_javascript(
     no_js: Page, base_url: str, db: Database, storage: LocalStorage
 ) -> None:
@@ -283,12 +302,15 @@ async def test_every_page_passes_axe_and_fits_a_phone(
 ) -> None:
     await _learner(page, base_url, db, storage, f"axe-{lang}@example.com")
     await context.add_cookies([{"name": "lang", "value": lang, "url": base_url}])
+    async with db.transaction() as uow:  # the filters list every certification by name
+        await content.ensure_certification(uow, "KR-LONG-NAME", LONG_CERTIFICATION_NAME)
 
     async def check(name: str) -> None:
         assert await page.get_attribute("html", "lang") == lang, name
         assert await axe_violations(page) == [], name
         await page.set_viewport_size(PHONE)
         assert await no_horizontal_scroll(page), f"{name} scrolls sideways at 360 px"
+        assert await header_rows(page) <= 2, f"{name}: the header takes more than two rows"
         assert await axe_violations(page) == [], f"{name} on a phone"
         await page.set_viewport_size(DESKTOP)
 

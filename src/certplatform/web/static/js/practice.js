@@ -26,7 +26,11 @@
     el.focus();
   }
 
+  // Shortcut hints are for a keyboard: a touch screen (coarse pointer, no hover) has none.
+  var keyboardLikely = window.matchMedia("(hover: hover) and (pointer: fine)");
+
   function showHints(root) {
+    if (!keyboardLikely.matches) return;
     (root || document).querySelectorAll("[data-kbd-hint]").forEach(function (hint) {
       hint.hidden = false;
     });
