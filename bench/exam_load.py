@@ -150,7 +150,7 @@ async def _outbox_drained(db: Database, limit_s: float = 120.0) -> None:
 class Server:
     """uvicorn serving the app in a subprocess, stopped (by its own pid) at the end."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = WORKERS) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -166,7 +166,7 @@ class Server:
         }
         command = [sys.executable, "-m", "uvicorn", "--factory", "certplatform.app:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--workers", str(WORKERS), "--log-level", "warning", *UVICORN_ARGS]
+        command += ["--workers", str(workers), "--log-level", "warning", *UVICORN_ARGS]
         # The server's own log (tracebacks of overload errors can run to megabytes).
         self.log_path = ROOT / "var/bench-exam-server.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
