@@ -76,8 +76,10 @@ def settings(database_url: str, media_dir: Path) -> Settings:
         APP_ENV="test",
         DATABASE_URL=database_url,
         MEDIA_DIR=media_dir,
-        LOGIN_LIMIT_ACCOUNT="5/minute",
+        LOGIN_LIMIT_ACCOUNT_IP="5/minute",
+        LOGIN_LIMIT_ACCOUNT="12/minute",
         LOGIN_LIMIT_IP="1000/minute",
+        SIGNUP_LIMIT_IP="5/minute",
         LOG_LEVEL="WARNING",
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
         SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly

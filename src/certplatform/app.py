@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscribe_audit(app.state.bus)
         limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
         app.state.login_limiter = LoginLimiter(
-            settings.login_limit_account, settings.login_limit_ip, limiter_storage
+            settings.login_limit_account,
+            settings.login_limit_ip,
+            limiter_storage,
+            per_account_ip=settings.login_limit_account_ip,
+            signup_per_ip=settings.signup_limit_ip,
         )
         jobs.bind_database(db)
         await jobs.broker.startup()

@@ -146,7 +146,15 @@ def serve(
     bind_port = port or settings.port
     bind_host = host or settings.host
     typer.echo(f"Serving on http://{bind_host}:{bind_port}  (Ctrl-C stops)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning")
+    # The app alone decides whether X-Forwarded-For is believed (FORWARDED_ALLOW_IPS, see
+    # kernel/net.py); uvicorn's own proxy handling would believe 127.0.0.1 by default.
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        proxy_headers=False,
+    )
 
 
 @users_app.command("create")

@@ -115,3 +115,6 @@ def test_users_create_and_refuse_a_duplicate(cli: object) -> None:
     again = run("users", "create", "new@example.com", "--password", "long enough")
     assert again.returncode == 1
     assert "already exists" in again.stderr
+    weak = run("users", "create", "weak@example.com", "--password", "password1234")
+    assert weak.returncode == 1
+    assert "too common" in weak.stderr

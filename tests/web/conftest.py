@@ -20,6 +20,8 @@ def base_url(database_url: str, media_dir: Path) -> Iterator[str]:
         "APP_ENV": "test",
         "LOGIN_LIMIT_IP": "100000/minute",
         "LOGIN_LIMIT_ACCOUNT": "1000/minute",
+        "LOGIN_LIMIT_ACCOUNT_IP": "1000/minute",
+        "SIGNUP_LIMIT_IP": "1000/minute",
         "SWEEPER_INTERVAL": "1",
     }
     with live_server(env) as url:

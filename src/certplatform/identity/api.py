@@ -12,9 +12,12 @@ from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.kernel.auth import Principal, Role, UoW, require, signed_in
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.errors import AppError
+from certplatform.kernel.net import client_ip
 from certplatform.kernel.settings import Settings
 
 SESSION_COOKIE = "cp_session"
+# The one reply to every accepted sign-up, new address or taken: it must not tell them apart.
+SIGN_UP_MESSAGE = "Check your email to finish signing up."
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 
@@ -25,6 +28,11 @@ class Credentials(BaseModel):
 
 class SignUp(Credentials):
     display_name: str = Field(default="", max_length=100)
+
+
+class SignUpOut(BaseModel):
+    status: str = "pending"
+    message: str = SIGN_UP_MESSAGE
 
 
 class LoginOut(BaseModel):
@@ -47,10 +55,6 @@ class PasswordChange(BaseModel):
 
 class RoleChange(BaseModel):
     role: Role
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def authenticate(request: Request, uow: UnitOfWork) -> Principal | None:
@@ -95,11 +99,24 @@ async def _sign_in(
         raise
 
 
-@router.post("/accounts", status_code=201, response_model=UserOut)
+@router.post("/accounts", status_code=202, response_model=SignUpOut)
 async def sign_up(
-    body: SignUp, uow: UoW, _: Annotated[object, Depends(require("account", "create"))]
-) -> UserOut:
-    return await service.create_user(uow, body.email, body.password, display_name=body.display_name)
+    body: SignUp,
+    request: Request,
+    uow: UoW,
+    _: Annotated[object, Depends(require("account", "create"))],
+) -> SignUpOut:
+    """Ask for an account. The reply is the same for a new and for a taken address; the
+    owner of the address is told by email which it was. Then sign in as usual."""
+    await service.sign_up(
+        uow,
+        request.app.state.login_limiter,
+        body.email,
+        body.password,
+        ip=client_ip(request),
+        display_name=body.display_name,
+    )
+    return SignUpOut()
 
 
 @router.post("/auth/login", response_model=LoginOut)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certplatform.identity.models import AuthSession, User
+from certplatform.kernel.db import new_id, utcnow
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -54,5 +57,31 @@ async def delete_session(session: AsyncSession, session_id: str) -> None:
     await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
 
 
-async def delete_sessions_of(session: AsyncSession, user_id: str) -> None:
-    await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+async def delete_sessions_of(session: AsyncSession, user_id: str, *, keep: str | None) -> int:
+    """End the user's sessions and tokens except `keep`; returns how many ended."""
+    query = delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
+    result = await session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def insert_user_unless_taken(
+    session: AsyncSession, *, email: str, password_hash: str, role: str, display_name: str
+) -> str | None:
+    """Insert an account; None, and no error, when the email is taken already."""
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(User)
+        .values(
+            id=new_id(),
+            email=email,
+            password_hash=password_hash,
+            role=role,
+            display_name=display_name,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -5,21 +5,24 @@ Writes leave an event in the outbox (the audit context records them); services n
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from sqlalchemy.exc import IntegrityError
 
 from certplatform.identity import repository as repo
 from certplatform.identity.contracts import IssuedSession, UserOut
-from certplatform.identity.models import AuthSession, User
+from certplatform.identity.models import AuthSession
 from certplatform.kernel.auth import ROLES, Principal, Role
 from certplatform.kernel.db import UnitOfWork, utcnow
 from certplatform.kernel.errors import (
@@ -32,7 +35,6 @@ from certplatform.kernel.errors import (
 from certplatform.kernel.events import record_event
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 8
 _hasher = PasswordHasher()
 # A hash to verify against when the account does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -56,11 +58,55 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def _check_password(password: str) -> None:
+class WeakPassword(Invalid):
+    """A password the policy refuses; `code` tells a client which rule, the message a person."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# NIST SP 800-63B 5.1.1.2: a length floor, a generous ceiling, no composition rules, and a
+# check against known-breached passwords and words from the context (here: the email).
+MIN_PASSWORD = 10
+MAX_PASSWORD = 128
+COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt.gz"
+SERVICE_WORDS = frozenset({"certplatform", "certplatformpassword"})
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as handle:
+        return frozenset(line.strip() for line in handle if line.strip())
+
+
+def _bare(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def check_password(password: str, email: str) -> None:
+    """Refuse a password the policy does not allow, with a message that says what to change."""
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"The password needs at least {MIN_PASSWORD} characters.")
-    if len(password) > 1024:
-        raise Invalid("The password is too long (1024 characters at most).")
+        raise WeakPassword("The password needs at least 10 characters.", code="password_too_short")
+    if len(password) > MAX_PASSWORD:
+        raise WeakPassword(
+            "The password is too long (128 characters at most).", code="password_too_long"
+        )
+    if password.casefold().strip() in _common_passwords() or _bare(password) in SERVICE_WORDS:
+        raise WeakPassword(
+            "This password is too common; choose one that is harder to guess, "
+            "such as a few unrelated words.",
+            code="password_too_common",
+        )
+    # The email, or its name part padded out to the minimum length, is the first guess of
+    # anyone who knows the address: what is left without it must still reach the minimum.
+    folded = password.casefold()
+    for word in {email.casefold(), email.split("@")[0].casefold()}:
+        if len(word) >= 3 and word in folded and len(folded.replace(word, "", 1)) < MIN_PASSWORD:
+            raise WeakPassword(
+                "The password must not be your email address or built from it.",
+                code="password_like_email",
+            )
 
 
 def _check_role(role: str) -> Role:
@@ -70,12 +116,28 @@ def _check_role(role: str) -> Role:
 
 
 class LoginLimiter:
-    """Moving-window limits on sign-in: failures per account, attempts per client IP."""
+    """Moving-window limits on sign-in and sign-up (ADR 0011).
 
-    def __init__(self, per_account: str, per_ip: str, storage_url: str = "async+memory://"):
+    Sign-in failures count per (account, client IP): the strict limit, so a guesser is
+    throttled while the owner, from another address, still signs in. Attempts per IP stop
+    one address spraying many accounts. Failures per account from all addresses together
+    have a high limit that only a guesser with many addresses reaches. Sign-ups count per IP.
+    """
+
+    def __init__(
+        self,
+        per_account: str,
+        per_ip: str,
+        storage_url: str = "async+memory://",
+        *,
+        per_account_ip: str = "5/minute",
+        signup_per_ip: str = "10/hour",
+    ) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
         self._account = parse(per_account)
+        self._account_ip = parse(per_account_ip)
         self._ip = parse(per_ip)
+        self._signup_ip = parse(signup_per_ip)
 
     async def check(self, email: str, ip: str) -> None:
         if not await self._limiter.hit(self._ip, "login-ip", ip):
@@ -83,17 +145,36 @@ class LoginLimiter:
                 "Too many sign-in attempts from your network; wait a minute and try again.",
                 retry_after=await self._retry_after(self._ip, "login-ip", ip),
             )
-        if not await self._limiter.test(self._account, "login-account", email):
+        if not await self._limiter.test(self._account_ip, "login-account-ip", email, ip):
             raise TooManyRequests(
                 "Too many failed sign-ins for this account; wait a minute and try again.",
+                retry_after=await self._retry_after(
+                    self._account_ip, "login-account-ip", email, ip
+                ),
+            )
+        if not await self._limiter.test(self._account, "login-account", email):
+            raise TooManyRequests(
+                "This account has too many failed sign-ins from many places; try again later.",
                 retry_after=await self._retry_after(self._account, "login-account", email),
+            )
+
+    async def failed(self, email: str, ip: str) -> None:
+        await self._limiter.hit(self._account_ip, "login-account-ip", email, ip)
+        await self._limiter.hit(self._account, "login-account", email)
+
+    async def signed_in(self, email: str, ip: str) -> None:
+        """The owner got in from this address: its earlier typos no longer count."""
+        await self._limiter.clear(self._account_ip, "login-account-ip", email, ip)
+
+    async def check_signup(self, ip: str) -> None:
+        if not await self._limiter.hit(self._signup_ip, "signup-ip", ip):
+            raise TooManyRequests(
+                "Too many sign-ups from your network; wait a while and try again.",
+                retry_after=await self._retry_after(self._signup_ip, "signup-ip", ip),
             )
 
     async def reset(self) -> None:
         await self._limiter.storage.reset()
-
-    async def failed(self, email: str) -> None:
-        await self._limiter.hit(self._account, "login-account", email)
 
     async def _retry_after(self, item: object, *keys: str) -> int:
         stats = await self._limiter.get_window_stats(item, *keys)  # type: ignore[arg-type]
@@ -103,29 +184,83 @@ class LoginLimiter:
 async def create_user(
     uow: UnitOfWork, email: str, password: str, *, role: str = "learner", display_name: str = ""
 ) -> UserOut:
-    """Create an account; the email is its unique, case-insensitive name."""
+    """Create an account (admins, the CLI, the demo); the email is its unique,
+    case-insensitive name, and a taken one is a 409 that says so."""
     email = normalise_email(email)
-    _check_password(password)
+    check_password(password, email)
     checked_role = _check_role(role)
-    if await repo.user_by_email(uow.session, email):
+    user = await _insert_user(uow, email, _hasher.hash(password), checked_role, display_name)
+    if user is None:
         raise Conflict(f"An account for {email} already exists.")
-    user = User(
-        email=email,
-        password_hash=_hasher.hash(password),
-        role=checked_role,
-        display_name=(display_name.strip() or email.split("@")[0])[:100],
-        created_at=utcnow(),
-    )
-    uow.session.add(user)
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"An account for {email} already exists.") from exc
-    record_event(
+    return user
+
+
+async def sign_up(
+    uow: UnitOfWork,
+    limiter: LoginLimiter,
+    email: str,
+    password: str,
+    *,
+    ip: str,
+    display_name: str = "",
+) -> None:
+    """Self-service sign-up. The reply is the same whether or not the address is taken
+    (no account enumeration); the owner of the address learns which by email."""
+    await limiter.check_signup(ip)
+    email = normalise_email(email)
+    check_password(password, email)
+    # Hash in both cases, so that the reply time does not tell a taken address either.
+    password_hash = _hasher.hash(password)
+    user = await _insert_user(uow, email, password_hash, "learner", display_name, ip=ip)
+    if user is None:
+        mail = (
+            "Someone tried to create an account with this address. You already have one: "
+            "sign in, or change your password if this was not you."
+        )
+        _mail_after_commit(uow, email, "signup.address_taken", mail)
+    else:
+        mail = "Welcome to cert-platform. Your account is ready: sign in with your password."
+        _mail_after_commit(uow, email, "signup.welcome", mail)
+
+
+def _mail_after_commit(uow: UnitOfWork, to: str, template: str, body: str) -> None:
+    async def send() -> None:
+        # No mail backend exists yet: the message is logged where an operator sees it.
+        # A logger per mail: a cached module logger would keep whatever configuration was
+        # current at its first use (structlog's cache_logger_on_first_use).
+        structlog.get_logger(__name__).warning(
+            "identity.mail.not_sent", to=to, template=template, body=body
+        )
+
+    uow.after_commit(send)
+
+
+async def _insert_user(
+    uow: UnitOfWork,
+    email: str,
+    password_hash: str,
+    role: Role,
+    display_name: str,
+    *,
+    ip: str | None = None,
+) -> UserOut | None:
+    """Insert the account unless the address is taken (None then): one statement, so two
+    sign-ups racing for one address cannot both win nor fail the transaction."""
+    user_id = await repo.insert_user_unless_taken(
         uow.session,
-        "certplatform.identity.user.created.v1",
-        {"user_id": user.id, "email": email, "role": checked_role},
+        email=email,
+        password_hash=password_hash,
+        role=role,
+        display_name=(display_name.strip() or email.split("@")[0])[:100],
     )
+    if user_id is None:
+        return None
+    user = await repo.user_by_id(uow.session, user_id)
+    assert user is not None  # inserted by this transaction a moment ago
+    payload: dict[str, object] = {"user_id": user.id, "email": email, "role": role}
+    if ip is not None:
+        payload["ip"] = ip
+    record_event(uow.session, "certplatform.identity.user.created.v1", payload)
     return UserOut.model_validate(user)
 
 
@@ -148,13 +283,14 @@ async def sign_in(
     user = await repo.user_by_email(uow.session, email)
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not password_ok:
-        await limiter.failed(email)
+        await limiter.failed(email, ip)
         record_event(
             uow.session, "certplatform.identity.login.failed.v1", {"email": email, "ip": ip}
         )
         raise NotAuthenticated("Wrong email or password.")
     if not user.is_active:
         raise NotAuthenticated("This account is disabled.")
+    await limiter.signed_in(email, ip)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)
@@ -211,14 +347,19 @@ async def sign_out(uow: UnitOfWork, principal: Principal) -> None:
 
 
 async def change_password(uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
-    """Replace the password and end every other session of the account."""
+    """Replace the password and end every other session and bearer token of the account;
+    the session that made the change stays signed in."""
     user = await repo.user_by_id(uow.session, principal.user_id)
     if user is None or not _verify(user.password_hash, current):
         raise Invalid("The current password is wrong.")
-    _check_password(new)
+    check_password(new, user.email)
     user.password_hash = _hasher.hash(new)
-    await repo.delete_sessions_of(uow.session, user.id)
-    record_event(uow.session, "certplatform.identity.password.changed.v1", {"user_id": user.id})
+    ended = await repo.delete_sessions_of(uow.session, user.id, keep=principal.session_id)
+    record_event(
+        uow.session,
+        "certplatform.identity.password.changed.v1",
+        {"user_id": user.id, "sessions_ended": ended},
+    )
 
 
 async def get_user(uow: UnitOfWork, user_id: str) -> UserOut:

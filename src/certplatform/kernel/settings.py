@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from limits import parse
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
@@ -36,11 +38,29 @@ class Settings(BaseSettings):
     )
     media_dir: Path = Field(default=Path("var/media"), alias="MEDIA_DIR")
     session_days: int = Field(default=14, alias="SESSION_DAYS", description="login lifetime")
+    login_limit_account_ip: str = Field(
+        default="5/minute",
+        alias="LOGIN_LIMIT_ACCOUNT_IP",
+        description="failed logins per account from one client IP (the strict limit)",
+    )
     login_limit_account: str = Field(
-        default="5/minute", alias="LOGIN_LIMIT_ACCOUNT", description="failed logins per account"
+        default="100/hour",
+        alias="LOGIN_LIMIT_ACCOUNT",
+        description="failed logins per account from all IPs together (high: see ADR 0011)",
     )
     login_limit_ip: str = Field(
         default="30/minute", alias="LOGIN_LIMIT_IP", description="login attempts per client IP"
+    )
+    signup_limit_ip: str = Field(
+        default="10/hour", alias="SIGNUP_LIMIT_IP", description="sign-up attempts per client IP"
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        alias="FORWARDED_ALLOW_IPS",
+        description=(
+            "comma-separated IPs or CIDR networks of reverse proxies whose X-Forwarded-For is "
+            "believed; empty (the default) believes no one and uses the TCP peer"
+        ),
     )
     answer_grace_seconds: float = Field(
         default=5.0, alias="ANSWER_GRACE_SECONDS", ge=0, description="late answers accepted"
@@ -55,6 +75,27 @@ class Settings(BaseSettings):
     event_relay_interval: float = Field(
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"
     )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        trusted_networks(value)  # refuse a typo at start-up rather than trust nothing silently
+        return value
+
+    @field_validator(
+        "login_limit_account_ip", "login_limit_account", "login_limit_ip", "signup_limit_ip"
+    )
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as '5/minute'") from exc
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[IPNetwork, ...]:
+        return trusted_networks(self.forwarded_allow_ips)
 
     @property
     def production(self) -> bool:
@@ -75,6 +116,15 @@ class Settings(BaseSettings):
         if self.production and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         return self
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def trusted_networks(spec: str) -> tuple[IPNetwork, ...]:
+    """Parse FORWARDED_ALLOW_IPS ('10.0.0.1, 172.16.0.0/12'); a bad entry raises ValueError."""
+    return tuple(ipaddress.ip_network(part.strip()) for part in spec.split(",") if part.strip())
 
 
 def to_async_url(url: str) -> str:

@@ -55,7 +55,15 @@ SERVICE_MESSAGES = (
     N_("Wrong email or password."),
     N_("Too many failed sign-ins for this account; wait a minute and try again."),
     N_("Too many sign-in attempts from your network; wait a minute and try again."),
-    N_("The password needs at least 8 characters."),
+    N_("This account has too many failed sign-ins from many places; try again later."),
+    N_("Too many sign-ups from your network; wait a while and try again."),
+    N_("The password needs at least 10 characters."),
+    N_("The password is too long (128 characters at most)."),
+    N_(
+        "This password is too common; choose one that is harder to guess, "
+        "such as a few unrelated words."
+    ),
+    N_("The password must not be your email address or built from it."),
     N_("The current password is wrong."),
     N_("The form expired; reload the page and try again."),
     N_("Missing or wrong CSRF token; reload the page and try again."),

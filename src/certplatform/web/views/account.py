@@ -11,9 +11,10 @@ from starlette.requests import Request
 
 from certplatform.content import service as content
 from certplatform.identity import service as identity
-from certplatform.identity.api import SESSION_COOKIE, client_ip, set_session_cookie
+from certplatform.identity.api import SESSION_COOKIE, set_session_cookie
 from certplatform.kernel.auth import Principal, Requirement, signed_in
-from certplatform.kernel.errors import AppError, Invalid, NotAuthenticated
+from certplatform.kernel.errors import AppError, Invalid, NotAuthenticated, TooManyRequests
+from certplatform.kernel.net import client_ip
 from certplatform.kernel.settings import Settings
 from certplatform.learning import service as learning
 from certplatform.learning.contracts import LearningSettings
@@ -28,11 +29,27 @@ SignIn = Annotated[Principal | None, Depends(Requirement("session", "create"))]
 Self = Annotated[Principal | None, Depends(Requirement("self", "read"))]
 SelfWrite = Annotated[Principal | None, Depends(Requirement("self", "update"))]
 SignOut = Annotated[Principal | None, Depends(Requirement("session", "delete"))]
+SIGNED_UP = i18n.N_("Check your email to finish signing up, then sign in here.")
+
+
+def _form_error(response: HTMLResponse, exc: AppError) -> HTMLResponse:
+    """A form page that shows an error keeps the error's Retry-After, as the API does."""
+    if isinstance(exc, TooManyRequests):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 @router.get("/signin", response_class=HTMLResponse)
-async def signin_form(request: Request, _: Anyone, next: str = "/") -> HTMLResponse:
-    return page(request, "signin.html", {"next": safe_next(next), "email": "", "error": None})
+async def signin_form(
+    request: Request, _: Anyone, next: str = "/", signed_up: bool = False
+) -> HTMLResponse:
+    context = {
+        "next": safe_next(next),
+        "email": "",
+        "error": None,
+        "notice": i18n.gettext(SIGNED_UP) if signed_up else None,
+    }
+    return page(request, "signin.html", context)
 
 
 @router.post("/signin")
@@ -57,8 +74,9 @@ async def signin(request: Request, uow: UoW, _: SignIn) -> Response:
             "next": target,
             "email": data.get("email", ""),
             "error": i18n.gettext(exc.message),
+            "notice": None,
         }
-        return page(request, "signin.html", context, status=exc.status_code)
+        return _form_error(page(request, "signin.html", context, status=exc.status_code), exc)
     response = redirect(target)
     set_session_cookie(response, settings, issued.token)
     return response
@@ -71,24 +89,18 @@ async def signup_form(request: Request, _: Anyone) -> HTMLResponse:
 
 @router.post("/signup")
 async def signup(request: Request, uow: UoW, _: SignIn) -> Response:
+    """The same redirect for a new and a taken address (see identity.service.sign_up); no
+    session is opened here, so a taken address gives its claimant nothing."""
     data = await form(request)
     check_anonymous_csrf(request, data.get("csrf_token"))
-    settings: Settings = request.app.state.settings
     try:
-        await identity.create_user(
-            uow,
-            data.get("email", ""),
-            data.get("password", ""),
-            display_name=data.get("display_name", ""),
-        )
-        issued = await identity.sign_in(
+        await identity.sign_up(
             uow,
             request.app.state.login_limiter,
             data.get("email", ""),
             data.get("password", ""),
-            kind="cookie",
             ip=client_ip(request),
-            days=settings.session_days,
+            display_name=data.get("display_name", ""),
         )
     except AppError as exc:
         await uow.rollback()
@@ -97,10 +109,8 @@ async def signup(request: Request, uow: UoW, _: SignIn) -> Response:
             "display_name": data.get("display_name", ""),
             "error": i18n.gettext(exc.message),
         }
-        return page(request, "signup.html", context, status=exc.status_code)
-    response = redirect("/certifications")
-    set_session_cookie(response, settings, issued.token)
-    return response
+        return _form_error(page(request, "signup.html", context, status=exc.status_code), exc)
+    return redirect("/signin?signed_up=1")
 
 
 @router.post("/signout")
@@ -181,6 +191,5 @@ async def change_password(request: Request, uow: UoW, principal: SelfWrite) -> R
     except (Invalid, NotAuthenticated) as exc:
         await uow.rollback()
         return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
-    response = redirect("/signin")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    notice = i18n.gettext("Password changed. Every other session has been signed out.")
+    return await _settings_page(request, uow, message=notice)
