@@ -27,13 +27,13 @@ def is_page(request: Request) -> bool:
 def install(app: FastAPI, *, secure_cookies: bool) -> None:
     app.add_middleware(WebMiddleware, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Browsers ask for /favicon.ico whatever the page links to.
-    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
+    # Browsers ask for /favicon.ico whatever the page links to; a static file like /static.
+    app.add_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     for router in PAGE_ROUTERS:
         app.include_router(router)
 
 
-async def _favicon() -> FileResponse:
+async def _favicon(_: Request) -> FileResponse:
     return FileResponse(
         STATIC / "favicon.ico",
         media_type="image/vnd.microsoft.icon",
