@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from certplatform.audit.chain import CHECKPOINT_JOURNAL, KEYED_ALG, Checkpoint, 
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
 from certplatform.audit.handlers import RULES, action_name
 from certplatform.audit.models import GENESIS_HASH, AuditEntry
+from certplatform.audit.tasks import run_checkpointer
 from certplatform.identity import service as identity
 from certplatform.kernel import migrate
 from certplatform.kernel.db import Database, new_id
@@ -446,6 +448,34 @@ async def test_a_clean_chain_verifies_against_its_checkpoints(
     )
 
 
+async def test_the_server_task_publishes_a_checkpoint_when_none_exists(
+    db: Database, store: LocalStorage
+) -> None:
+    await append_many(db, 3)
+    task = asyncio.create_task(
+        run_checkpointer(
+            db,
+            store,
+            service.default_keyring(),
+            interval=3600,
+            every_entries=100,
+            every_minutes=10,
+        )
+    )
+    try:
+        # Its first check runs at once; wait for it (a slow machine only waits longer).
+        for _ in range(600):
+            if store.read_lines(CHECKPOINT_JOURNAL):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    [line] = store.read_lines(CHECKPOINT_JOURNAL)
+    assert Checkpoint.from_line(line).seq == 3
+
+
 async def test_a_checkpoint_edited_in_the_file_is_refused(
     db: Database, store: LocalStorage
 ) -> None:
@@ -651,7 +681,11 @@ async def test_admins_filter_and_page_the_log(client: httpx.AsyncClient, db: Dat
     async with unprotected(db) as conn:
         await conn.execute(text("UPDATE audit_entries SET actor_id = 'u9' WHERE seq = 2"))
     broken = (await client.get("/api/v1/audit/verify", headers=admin)).json()
-    assert (broken["ok"], broken["first_bad_seq"]) == (False, 2)
+    assert (broken["ok"], broken["status"], broken["first_bad_seq"]) == (False, "tampered", 2)
+    fragment = await client.get("/admin/audit/verify", headers={**admin, "hx-request": "true"})
+    assert fragment.status_code == 200
+    assert "alert-error" in fragment.text
+    assert "Entry 2 was altered" in fragment.text
 
 
 # ---- the CLI -------------------------------------------------------------------------------
