@@ -83,6 +83,7 @@ def settings(database_url: str, media_dir: Path) -> Settings:
         LOG_LEVEL="WARNING",
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
         SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly
+        AUDIT_CHECKPOINT_INTERVAL=0,  # and write audit checkpoints explicitly
     )
 
 

@@ -15,7 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from certplatform.audit.api import router as audit_router
+from certplatform.audit.chain import Keyring
 from certplatform.audit.handlers import subscribe as subscribe_audit
+from certplatform.audit.tasks import run_checkpointer
 from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.async_database_url)
         app.state.db = db
         app.state.bus = EventBus()
-        subscribe_audit(app.state.bus)
+        subscribe_audit(app.state.bus, app.state.audit_keys)
         limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,
@@ -75,11 +77,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.event_relay_interval > 0
             else None
         )
+        checkpointer = (
+            asyncio.create_task(
+                run_checkpointer(
+                    db,
+                    app.state.storage,
+                    app.state.audit_keys,
+                    interval=settings.audit_checkpoint_interval,
+                    every_entries=settings.audit_checkpoint_entries,
+                    every_minutes=settings.audit_checkpoint_minutes,
+                )
+            )
+            if settings.audit_checkpoint_interval > 0
+            else None
+        )
         log.info("app.started", database=db.engine.dialect.name)
         try:
             yield
         finally:
-            for task in (relay, sweeper):
+            for task in (checkpointer, relay, sweeper):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -100,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.enforcer = load_enforcer()
     app.state.authenticator = authenticate
     app.state.storage = LocalStorage(settings.media_dir)
+    app.state.audit_keys = Keyring.from_settings(settings)
     app.add_middleware(MetricsMiddleware)
 
     @app.exception_handler(AppError)

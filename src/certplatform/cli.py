@@ -15,6 +15,7 @@ import typer
 
 from certplatform.audit import handlers as audit_handlers
 from certplatform.audit import service as audit
+from certplatform.audit.chain import Checkpoint, Keyring
 from certplatform.audit.contracts import VerifyResult
 from certplatform.content import service as content
 from certplatform.content.contracts import ImportSummary, QuestionOut, QuestionStatus
@@ -181,26 +182,73 @@ def users_create(
     typer.echo(_run(work))
 
 
+# `audit verify` exit codes: 0 intact, 1 tampered, 3 truncated (2 is typer's usage error).
+VERIFY_EXIT = {"intact": 0, "tampered": 1, "truncated": 3}
+
+
+async def _relay_audit(db: Database, keys: Keyring) -> None:
+    bus = EventBus()
+    audit_handlers.subscribe(bus, keys)
+    async with db.sessions() as session:
+        while await relay_pending(session, bus) > 0:
+            pass
+
+
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Bring the audit log up to date, then check its hash chain from first entry to last."""
-    configure_logging(get_settings().log_level, json=False)
+def audit_verify(
+    since_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--since-checkpoint",
+            help="check from the newest checkpoint to the head instead of the whole log",
+        ),
+    ] = False,
+) -> None:
+    """Bring the audit log up to date, then check its chain and its checkpoints.
+
+    Exit 0: intact. Exit 1: tampered (an entry or checkpoint altered, removed or relinked).
+    Exit 3: truncated (entries a checkpoint vouched for are gone from the end).
+    """
+    settings = get_settings()
+    configure_logging(settings.log_level, json=False)
+    keys = Keyring.from_settings(settings)
+    store = LocalStorage(settings.media_dir)
 
     async def work(db: Database) -> VerifyResult:
-        bus = EventBus()
-        audit_handlers.subscribe(bus)
-        async with db.sessions() as session:
-            while await relay_pending(session, bus) > 0:
-                pass
+        await _relay_audit(db, keys)
         async with db.transaction() as uow:
-            return await audit.verify(uow)
+            return await audit.verify(
+                uow, keys=keys, store=store, since_checkpoint=since_checkpoint
+            )
 
     result = _run(work)
     if not result.ok:
-        raise _fail(f"Audit log broken: {result.message}")
+        label = "truncated" if result.status == "truncated" else "tampered"
+        raise _fail(f"Audit log {label}: {result.message}", VERIFY_EXIT[result.status])
     typer.echo(result.message)
     if result.head_hash:
-        typer.echo(f"Head hash: {result.head_hash}")
+        typer.echo(f"Head: entry {result.head_seq}, hash {result.head_hash}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Bring the audit log up to date, verify it since the last checkpoint, and publish a
+    signed checkpoint of its head (to the file store and the log)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json=False)
+    keys = Keyring.from_settings(settings)
+    store = LocalStorage(settings.media_dir)
+
+    async def work(db: Database) -> Checkpoint | None:
+        await _relay_audit(db, keys)
+        async with db.transaction() as uow:
+            return await audit.checkpoint(uow, store, keys=keys, force=True)
+
+    made = _run(work)
+    if made is None:
+        typer.echo("The audit log is empty: nothing to checkpoint.")
+        return
+    typer.echo(f"Checkpoint: entry {made.seq}, hash {made.hash}")
 
 
 @app.command("import")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import re
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,22 +15,27 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from certplatform.app import relay_events
 from certplatform.audit import service
+from certplatform.audit.chain import CHECKPOINT_JOURNAL, KEYED_ALG, Checkpoint, Keyring
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
 from certplatform.audit.handlers import RULES, action_name
 from certplatform.audit.models import GENESIS_HASH, AuditEntry
+from certplatform.audit.tasks import run_checkpointer
 from certplatform.identity import service as identity
 from certplatform.kernel import migrate
 from certplatform.kernel.db import Database, new_id
-from certplatform.kernel.errors import Invalid
+from certplatform.kernel.errors import Conflict, Invalid
 from certplatform.kernel.events import record_event
+from certplatform.kernel.settings import DEV_AUDIT_KEY, Settings
+from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import PASSWORD, bearer, make_user
+from tests.support.audit import rewrite_keyless, unprotected
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -48,31 +54,6 @@ async def append_many(db: Database, count: int, **fields: Any) -> None:
 async def verify(db: Database, batch: int = 1000) -> VerifyResult:
     async with db.transaction() as uow:
         return await service.verify(uow, batch=batch)
-
-
-@asynccontextmanager
-async def unprotected(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection on which the append-only triggers are lifted (tampering, in tests only)."""
-    async with db.engine.begin() as conn:
-        if db.is_sqlite:
-            saved = (
-                await conn.execute(
-                    text(
-                        "SELECT name, sql FROM sqlite_master "
-                        "WHERE type = 'trigger' AND tbl_name = 'audit_entries'"
-                    )
-                )
-            ).all()
-            assert len(saved) == 2
-            for name, _ in saved:
-                await conn.execute(text(f'DROP TRIGGER "{name}"'))
-            yield conn
-            for _, sql in saved:
-                await conn.exec_driver_sql(sql)
-        else:
-            await conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
-            yield conn
-            await conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
 
 
 async def user_id(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
@@ -253,6 +234,7 @@ async def test_entries_form_a_chain_from_the_genesis_hash(db: Database) -> None:
 
 async def test_a_long_chain_is_verified_in_batches(db: Database) -> None:
     # Built directly (as append would) to keep the test fast; verify reads 1000 at a time.
+    keys = service.default_keyring()
     rows, prev = [], GENESIS_HASH
     for seq in range(1, 2501):
         fields: dict[str, Any] = {
@@ -268,8 +250,10 @@ async def test_a_long_chain_is_verified_in_batches(db: Database) -> None:
             "event_id": None,
             "prev_hash": prev,
         }
-        prev = service.entry_hash(**fields)
-        rows.append({**fields, "id": new_id(), "hash": prev})
+        prev = service.entry_hash(**fields, keys=keys)
+        rows.append(
+            {**fields, "id": new_id(), "hash": prev, "alg": KEYED_ALG, "key_id": keys.current_id}
+        )
     async with db.engine.begin() as conn:
         await conn.execute(insert(AuditEntry), rows)
 
@@ -300,16 +284,19 @@ async def test_changed_content_is_found_at_its_seq(db: Database) -> None:
     assert "Entry 3 was altered" in result.message
 
 
-async def test_a_rehashed_entry_breaks_the_link_to_the_next(db: Database) -> None:
+async def test_an_entry_rehashed_with_the_key_breaks_the_link_to_the_next(
+    db: Database,
+) -> None:
     await append_many(db, 5)
     [third] = [e for e in await log(db) if e.seq == 3]
     forged = third.model_copy(update={"data": {"i": 99}})
-    fields = forged.model_dump(exclude={"id", "hash"})
+    fields = forged.model_dump(exclude={"id", "hash", "alg", "key_id"})
+    keys = service.default_keyring()
     async with unprotected(db) as conn:
         await conn.execute(
             update(AuditEntry)
             .where(AuditEntry.seq == 3)
-            .values(data={"i": 99}, hash=service.entry_hash(**fields))
+            .values(data={"i": 99}, hash=service.entry_hash(**fields, keys=keys))
         )
     result = await verify(db)
     assert (result.ok, result.first_bad_seq) == (False, 4)
@@ -350,6 +337,265 @@ async def test_concurrent_appends_leave_one_unbroken_chain(db: Database) -> None
     assert sorted(seqs) == list(range(1, 21))
     result = await verify(db)
     assert (result.ok, result.entries) == (True, 20)
+
+
+# ---- keys and checkpoints (ADR 0012) -------------------------------------------------------
+
+
+async def checkpoint(db: Database, store: LocalStorage, **options: Any) -> Checkpoint | None:
+    async with db.transaction() as uow:
+        return await service.checkpoint(uow, store, **options)
+
+
+async def verify_with(
+    db: Database,
+    store: LocalStorage,
+    *,
+    since_checkpoint: bool = False,
+    keys: Keyring | None = None,
+) -> VerifyResult:
+    async with db.transaction() as uow:
+        return await service.verify(uow, store=store, since_checkpoint=since_checkpoint, keys=keys)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStorage:
+    """A file store of this test's own, so checkpoints of other tests never show."""
+    return LocalStorage(tmp_path / "store")
+
+
+@pytest.mark.parametrize(
+    ("first", "mark_unkeyed", "bad_seq", "message"),
+    [
+        # Content changed and every hash from there recomputed with the keyless function.
+        (3, False, 3, "Entry 3 was altered: its content does not match its hash."),
+        # ... and the rewritten entries labelled as old keyless ones.
+        (3, True, 3, "Entry 3 has the keyless hash of older entries after keyed ones began."),
+        # The whole log relabelled as keyless: only the checkpoint can tell.
+        (1, True, 5, "Entry 5 differs from its checkpoint of"),
+    ],
+)
+async def test_a_chain_rehashed_without_the_key_is_found_tampered(
+    db: Database,
+    store: LocalStorage,
+    first: int,
+    mark_unkeyed: bool,
+    bad_seq: int,
+    message: str,
+) -> None:
+    await append_many(db, 5)
+    assert await checkpoint(db, store) is not None
+    await rewrite_keyless(db, first, mark_unkeyed=mark_unkeyed)
+    for since_checkpoint in (False, True):
+        result = await verify_with(db, store, since_checkpoint=since_checkpoint)
+        assert (result.ok, result.status) == (False, "tampered"), result.message
+        if not since_checkpoint or bad_seq == 5:
+            assert result.first_bad_seq == bad_seq
+            assert message in result.message
+
+
+async def test_entries_cut_off_after_a_checkpoint_are_found_truncated(
+    db: Database, store: LocalStorage
+) -> None:
+    await append_many(db, 5)
+    made = await checkpoint(db, store)
+    assert made is not None
+    assert made.seq == 5
+    await append_many(db, 2)
+    async with unprotected(db) as conn:
+        await conn.execute(text("DELETE FROM audit_entries WHERE seq >= 4"))
+    for since_checkpoint in (False, True):
+        result = await verify_with(db, store, since_checkpoint=since_checkpoint)
+        assert (result.ok, result.status, result.first_bad_seq) == (False, "truncated", 5)
+        assert result.message.startswith("Audit log truncated: entry 5, checkpointed at ")
+        assert result.message.endswith("is missing; the log ends at entry 3.")
+    # The chain alone, as before checkpoints, cannot see it.
+    assert (await verify(db)).ok
+
+    async with unprotected(db) as conn:
+        await conn.execute(text("DELETE FROM audit_entries"))
+    result = await verify_with(db, store)
+    assert (result.status, result.first_bad_seq) == ("truncated", 5)
+    assert result.message.endswith("is missing; the log is empty.")
+
+
+async def test_a_clean_chain_verifies_against_its_checkpoints(
+    db: Database, store: LocalStorage
+) -> None:
+    assert await checkpoint(db, store) is None  # an empty log has no head to vouch for
+    await append_many(db, 3)
+    first = await checkpoint(db, store, every_entries=2)
+    assert first is not None
+    assert first.seq == 3
+    await append_many(db, 1)
+    assert await checkpoint(db, store, every_entries=2) is None  # not due yet
+    await append_many(db, 1)
+    second = await checkpoint(db, store, every_entries=2)
+    assert second is not None
+    assert second.seq == 5
+    assert len(store.read_lines(CHECKPOINT_JOURNAL)) == 2
+
+    result = await verify_with(db, store)
+    assert (result.ok, result.status, result.entries) == (True, "intact", 5)
+    assert result.message == "Audit log intact: 5 entries (2 checkpoints matched)"
+    assert (result.head_seq, result.head_hash) == (5, second.hash)
+
+    await append_many(db, 2)
+    since = await verify_with(db, store, since_checkpoint=True)
+    assert (since.ok, since.entries, since.head_seq) == (True, 3, 7)
+    assert since.message == (
+        "Audit log intact: 3 entries (from the checkpoint at entry 5; 1 checkpoint matched)"
+    )
+
+
+async def test_the_server_task_publishes_a_checkpoint_when_none_exists(
+    db: Database, store: LocalStorage
+) -> None:
+    await append_many(db, 3)
+    task = asyncio.create_task(
+        run_checkpointer(
+            db,
+            store,
+            service.default_keyring(),
+            interval=3600,
+            every_entries=100,
+            every_minutes=10,
+        )
+    )
+    try:
+        # Its first check runs at once; wait for it (a slow machine only waits longer).
+        for _ in range(600):
+            if store.read_lines(CHECKPOINT_JOURNAL):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    [line] = store.read_lines(CHECKPOINT_JOURNAL)
+    assert Checkpoint.from_line(line).seq == 3
+
+
+async def test_a_checkpoint_edited_in_the_file_is_refused(
+    db: Database, store: LocalStorage
+) -> None:
+    await append_many(db, 3)
+    made = await checkpoint(db, store)
+    assert made is not None
+    # Someone moves the anchor back to hide a truncation, without the key to sign it.
+    journal = store.root / CHECKPOINT_JOURNAL
+    journal.write_text(made.to_line().replace('"seq":3', '"seq":2') + "\n")
+    result = await verify_with(db, store)
+    assert (result.ok, result.status, result.first_bad_seq) == (False, "tampered", 2)
+    assert "has no valid signature" in result.message
+    with pytest.raises(Conflict, match="No audit checkpoint written"):
+        await checkpoint(db, store, force=True)
+
+    journal.write_text("not json\n")
+    assert "Line 1 of audit-checkpoints/checkpoints.jsonl is not a checkpoint" in (
+        (await verify_with(db, store)).message
+    )
+
+
+async def test_a_broken_chain_is_not_checkpointed(db: Database, store: LocalStorage) -> None:
+    await append_many(db, 3)
+    await rewrite_keyless(db, 2)
+    with pytest.raises(Conflict, match="Entry 2 was altered"):
+        await checkpoint(db, store)
+    assert store.read_lines(CHECKPOINT_JOURNAL) == []
+
+
+async def test_entries_from_before_keying_still_verify(db: Database) -> None:
+    # Rows as the code before keying wrote them.
+    rows, prev = [], GENESIS_HASH
+    for seq in (1, 2, 3):
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": T0 + timedelta(seconds=seq),
+            "action": "test.old",
+            "actor_id": None,
+            "actor_email": None,
+            "subject_type": None,
+            "subject_id": None,
+            "ip": None,
+            "data": {"n": seq},
+            "event_id": None,
+            "prev_hash": prev,
+        }
+        prev = service.entry_hash(**fields)
+        rows.append({**fields, "id": new_id(), "hash": prev})
+    async with db.engine.begin() as conn:
+        # No `alg` given: the migration's default names the keyless hash.
+        await conn.execute(insert(AuditEntry.__table__), rows)
+    await append_many(db, 2)
+    entries = sorted(await log(db), key=lambda e: e.seq)
+    assert [e.alg for e in entries] == ["sha256-v1"] * 3 + ["hmac-sha256-v2"] * 2
+    result = await verify(db)
+    assert result.ok, result.message
+    assert result.message == "Audit log intact: 5 entries (3 unkeyed older entries)"
+
+    # The keyed entry after them vouches for the old ones: rewriting one is found.
+    await rewrite_keyless(db, 2, last=3, mark_unkeyed=True)
+    broken = await verify(db)
+    assert (broken.status, broken.first_bad_seq) == ("tampered", 4)
+    assert broken.message == "Entry 4 does not link to the entry before it."
+
+
+async def test_rotated_keys_verify_with_the_retired_key_configured(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = Keyring.from_settings(settings)
+    await append_many(db, 2)
+    new = Keyring(current_id="k2", keys={"k2": b"k2-secret-0123456789-0123456789"})
+    async with db.transaction() as uow:
+        await service.append(uow, action="test.rotated", keys=new)
+
+    without_old = await verify_with_keys(db, new)
+    assert (without_old.ok, without_old.first_bad_seq) == (False, 1)
+    assert "keyed with 'k1', which is not a configured audit key" in without_old.message
+    both = Keyring(current_id="k2", keys={**old.keys, **new.keys})
+    assert (await verify_with_keys(db, both)).ok
+    assert [e.key_id for e in sorted(await log(db), key=lambda e: e.seq)] == ["k1", "k1", "k2"]
+
+    # The same rotation, configured from the environment.
+    monkeypatch.setenv("AUDIT_KEY", "k2-secret-0123456789-0123456789")
+    monkeypatch.setenv("AUDIT_KEY_ID", "k2")
+    monkeypatch.setenv("AUDIT_RETIRED_KEYS", json.dumps({"k1": settings.audit_key}))
+    assert Keyring.from_settings(Settings()) == both
+
+
+async def verify_with_keys(db: Database, keys: Keyring) -> VerifyResult:
+    async with db.transaction() as uow:
+        return await service.verify(uow, keys=keys)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({}, "AUDIT_KEY must be set in production"),
+        ({"AUDIT_KEY": DEV_AUDIT_KEY}, "AUDIT_KEY must be set in production"),
+        ({"AUDIT_KEY": "short"}, "AUDIT_KEY must be at least 32 characters"),
+        ({"AUDIT_KEY": "s" * 40}, "AUDIT_KEY must differ from SECRET_KEY"),
+        ({"AUDIT_KEY": "a" * 40, "AUDIT_KEY_ID": "no spaces"}, "AUDIT_KEY_ID"),
+        (
+            {"AUDIT_KEY": "a" * 40, "AUDIT_RETIRED_KEYS": '{"k1": "other"}'},
+            "AUDIT_RETIRED_KEYS names 'k1', the id of AUDIT_KEY",
+        ),
+    ],
+)
+def test_production_refuses_a_missing_or_default_audit_key(
+    env: dict[str, str], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        Settings()
+    monkeypatch.setenv("AUDIT_KEY", "a" * 40)
+    for name in ("AUDIT_KEY_ID", "AUDIT_RETIRED_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings().production
 
 
 # ---- the API -------------------------------------------------------------------------------
@@ -435,7 +681,11 @@ async def test_admins_filter_and_page_the_log(client: httpx.AsyncClient, db: Dat
     async with unprotected(db) as conn:
         await conn.execute(text("UPDATE audit_entries SET actor_id = 'u9' WHERE seq = 2"))
     broken = (await client.get("/api/v1/audit/verify", headers=admin)).json()
-    assert (broken["ok"], broken["first_bad_seq"]) == (False, 2)
+    assert (broken["ok"], broken["status"], broken["first_bad_seq"]) == (False, "tampered", 2)
+    fragment = await client.get("/admin/audit/verify", headers={**admin, "hx-request": "true"})
+    assert fragment.status_code == 200
+    assert "alert-error" in fragment.text
+    assert "Entry 2 was altered" in fragment.text
 
 
 # ---- the CLI -------------------------------------------------------------------------------

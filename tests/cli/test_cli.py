@@ -1,5 +1,5 @@
 """The command line as a newcomer runs it: import (with --json, --dry-run, errors), export,
-search, users, demo."""
+search, users, demo, audit."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from certplatform.audit.chain import CHECKPOINT_JOURNAL
 from certplatform.kernel.db import Database
+from tests.support.audit import rewrite_keyless, unprotected
 
 POOL = (
     Path(__file__).resolve().parents[2] / "src/certplatform/demo/data/fcc/technician-2026-2030.json"
@@ -118,3 +121,49 @@ def test_users_create_and_refuse_a_duplicate(cli: object) -> None:
     weak = run("users", "create", "weak@example.com", "--password", "password1234")
     assert weak.returncode == 1
     assert "too common" in weak.stderr
+
+
+async def test_audit_verify_names_tampering_and_truncation_by_exit_code(
+    cli: object, db: Database, tmp_path: Path
+) -> None:
+    run = cli  # type: ignore[assignment]
+    for email in ("one@example.com", "two@example.com", "three@example.com"):
+        assert run("users", "create", email, "--password", "long enough").returncode == 0
+
+    made = run("audit", "checkpoint")  # relays the three user.created events first
+    assert made.returncode == 0, made.stderr
+    assert "Checkpoint: entry 3, hash " in made.stdout
+    # Published twice outside the database: the file store's journal and the log.
+    [line] = (tmp_path / "media" / CHECKPOINT_JOURNAL).read_text().splitlines()
+    assert json.loads(line)["seq"] == 3
+    assert "audit.checkpoint" in made.stderr
+
+    clean = run("audit", "verify")
+    assert clean.returncode == 0, clean.stderr
+    assert "Audit log intact: 3 entries (1 checkpoint matched)" in clean.stdout
+    since = run("audit", "verify", "--since-checkpoint")
+    assert since.returncode == 0, since.stderr
+    assert "Audit log intact: 1 entry (from the checkpoint at entry 3" in since.stdout
+
+    # Someone with database access rewrites entry 2 and rehashes the rest without the key.
+    await rewrite_keyless(db, 2)
+    tampered = run("audit", "verify")
+    assert tampered.returncode == 1
+    assert "Audit log tampered: Entry 2 was altered" in tampered.stderr
+
+
+async def test_audit_verify_reports_entries_cut_off_after_a_checkpoint(
+    cli: object, db: Database
+) -> None:
+    run = cli  # type: ignore[assignment]
+    for email in ("one@example.com", "two@example.com", "three@example.com"):
+        assert run("users", "create", email, "--password", "long enough").returncode == 0
+    assert run("audit", "checkpoint").returncode == 0
+
+    async with unprotected(db) as conn:
+        await conn.execute(text("DELETE FROM audit_entries WHERE seq >= 2"))
+    for args in (("audit", "verify"), ("audit", "verify", "--since-checkpoint")):
+        cut = run(*args)
+        assert cut.returncode == 3, cut.stderr
+        assert "Audit log truncated: entry 3, checkpointed at " in cut.stderr
+        assert "is missing; the log ends at entry 1." in cut.stderr

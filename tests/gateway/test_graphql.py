@@ -612,6 +612,6 @@ async def test_graphiql_only_outside_production(client: httpx.AsyncClient) -> No
     page = await client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
-    production = Settings(APP_ENV="production", SECRET_KEY="s" * 40)
+    production = Settings(APP_ENV="production", SECRET_KEY="s" * 40, AUDIT_KEY="a" * 40)
     assert graphql_router(production).graphql_ide is None
     assert graphql_router(Settings(APP_ENV="development")).graphql_ide == "graphiql"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from certplatform.audit import service
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
@@ -52,6 +52,19 @@ async def entries(
 
 
 @router.get("/audit/verify", response_model=VerifyResult)
-async def verify(uow: UoW, _: AuditReader) -> VerifyResult:
-    """Walk the whole hash chain; `ok` is false and `first_bad_seq` set when it is broken."""
-    return await service.verify(uow)
+async def verify(
+    request: Request,
+    uow: UoW,
+    _: AuditReader,
+    since_checkpoint: Annotated[
+        bool, Query(description="start at the newest checkpoint instead of the first entry")
+    ] = False,
+) -> VerifyResult:
+    """Walk the hash chain and compare it with the published checkpoints; `ok` is false,
+    `status` "tampered" or "truncated" and `first_bad_seq` set when it is broken."""
+    return await service.verify(
+        uow,
+        keys=request.app.state.audit_keys,
+        store=request.app.state.storage,
+        since_checkpoint=since_checkpoint,
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certplatform.audit import service
+from certplatform.audit.chain import Keyring
 from certplatform.audit.service import LIMITS
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.events import Event, EventBus
@@ -71,12 +72,17 @@ def action_name(topic: str) -> str:
     return topic.removeprefix(TOPIC_PREFIX).removesuffix(TOPIC_SUFFIX)
 
 
-def subscribe(bus: EventBus) -> None:
+def subscribe(bus: EventBus, keys: Keyring | None = None) -> None:
+    """Record every audited topic, keyed with `keys` (else the audit key in the settings)."""
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        await record(session, event, keys)
+
     for topic in RULES:
-        bus.subscribe(topic, record)
+        bus.subscribe(topic, handler)
 
 
-async def record(session: AsyncSession, event: Event) -> None:
+async def record(session: AsyncSession, event: Event, keys: Keyring | None = None) -> None:
     """Append the event to the log in the relay's transaction."""
     rule = RULES[event.topic]
     payload = event.payload
@@ -94,6 +100,7 @@ async def record(session: AsyncSession, event: Event) -> None:
         data=payload,
         event_id=event.id,
         at=event.created_at,
+        keys=keys,
     )
 
 

@@ -31,9 +31,12 @@ class AuditEntry(IdMixin, Base):
     """One recorded action, linked to the entry before it by `prev_hash`.
 
     Lifecycle: appended once by `audit.service.append` and never changed. `seq` runs 1..N
-    without gaps; `hash` is the SHA-256 of the entry's canonical content including
-    `prev_hash`, so editing, removing or reordering any entry breaks every link after it.
-    Database triggers refuse UPDATE and DELETE (migration 0002).
+    without gaps; `hash` covers the entry's canonical content including `prev_hash`, so
+    editing, removing or reordering any entry breaks every link after it. `alg` says how:
+    "hmac-sha256-v2" is an HMAC with the key named by `key_id`, which is not in the
+    database (ADR 0012); "sha256-v1" is the keyless hash of entries written before that,
+    accepted only ahead of the first keyed entry. Database triggers refuse UPDATE and
+    DELETE (migration 0002).
     """
 
     __tablename__ = "audit_entries"
@@ -52,3 +55,6 @@ class AuditEntry(IdMixin, Base):
     event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Rows from before migration 0009 get the keyless algorithm they were written with.
+    alg: Mapped[str] = mapped_column(String(20), server_default="sha256-v1")
+    key_id: Mapped[str | None] = mapped_column(String(32))

@@ -43,21 +43,20 @@ async def head(session: AsyncSession) -> tuple[int, str] | None:
     return (row.seq, row.hash) if row else None
 
 
-CHAIN_COLUMNS = tuple(AuditEntry.__table__.c[name] for name in (*HASHED_FIELDS, "hash"))
+# The hashed fields first, so `row[:len(HASHED_FIELDS)]` is what the hash covers.
+CHAIN_COLUMNS = tuple(
+    AuditEntry.__table__.c[name] for name in (*HASHED_FIELDS, "alg", "key_id", "hash")
+)
 
 
-async def chain_batch(
-    session: AsyncSession, *, after_seq: int | None, limit: int
-) -> Sequence[Row[Any]]:
-    """The next `limit` entries in seq order as plain rows of CHAIN_COLUMNS.
+async def chain_batch(session: AsyncSession, *, from_seq: int, limit: int) -> Sequence[Row[Any]]:
+    """The next `limit` entries with seq >= `from_seq`, in seq order, as rows of CHAIN_COLUMNS.
 
     Core rows, not ORM objects: nothing accumulates in the session while a long log is
     walked, and the ORM's per-row cost is skipped.
     """
     seq = AuditEntry.__table__.c.seq
-    query = select(*CHAIN_COLUMNS).order_by(seq).limit(limit)
-    if after_seq is not None:
-        query = query.where(seq > after_seq)
+    query = select(*CHAIN_COLUMNS).where(seq >= from_seq).order_by(seq).limit(limit)
     connection = await session.connection()
     return (await connection.execute(query)).all()
 

@@ -1,23 +1,40 @@
 """The public face of audit: append to the hash-chained log, verify it, read it.
 
 Nothing here updates or deletes an entry; the database refuses both as well (ADR 0003).
+Entries are keyed and the head is checkpointed outside the database (ADR 0012).
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String
+import structlog
+from sqlalchemy import Row, String
 
 from certplatform.audit import repository as repo
+from certplatform.audit.chain import (
+    CHECKPOINT_JOURNAL,
+    KEYED_ALG,
+    LEGACY_ALG,
+    Checkpoint,
+    Keyring,
+    keyed_hash,
+    legacy_hash,
+    utc_text,
+)
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
-from certplatform.audit.models import GENESIS_HASH, AuditEntry
+from certplatform.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEntry
 from certplatform.kernel.db import UnitOfWork, utcnow
-from certplatform.kernel.errors import Invalid
+from certplatform.kernel.errors import Conflict, Invalid
+from certplatform.kernel.settings import get_settings
+from certplatform.kernel.storage import LocalStorage
+
+log = structlog.get_logger(__name__)
 
 VERIFY_BATCH = 1000
 # Checked here because SQLite ignores column widths and PostgreSQL enforces them: both
@@ -42,35 +59,18 @@ def entry_hash(
     data: dict[str, Any],
     event_id: str | None,
     prev_hash: str,
+    keys: Keyring | None = None,
 ) -> str:
-    """SHA-256 (hex) of an entry's content and the hash before it (ADR 0003)."""
+    """The entry's hash: HMAC with the current audit key, or (no `keys`) the keyless
+    SHA-256 of entries written before ADR 0012."""
     values = (seq, at, action, actor_id, actor_email, subject_type, subject_id, ip, data)
-    return _digest((*values, event_id, prev_hash))
+    if keys is None:
+        return legacy_hash((*values, event_id, prev_hash))
+    return keyed_hash(keys.current, keys.current_id, (*values, event_id, prev_hash))
 
 
-def _digest(values: Sequence[Any]) -> str:
-    # Canonical JSON: a fixed-order array of the HASHED_FIELDS, object keys sorted, no
-    # spaces, UTF-8; the time as UTC with microseconds.
-    fields = list(values)
-    at: datetime = fields[1]
-    fields[1] = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-    fields[8] = _canonical_numbers(fields[8])
-    blob = json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _canonical_numbers(value: Any) -> Any:
-    # PostgreSQL's jsonb keeps numbers by value, not by spelling (1e20 comes back as an
-    # integer), so a whole-valued float is hashed as the integer it equals.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _canonical_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canonical_numbers(v) for v in value]
-    return value
+def default_keyring() -> Keyring:
+    return Keyring.from_settings(get_settings())
 
 
 def _as_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +102,15 @@ async def append(
     data: dict[str, Any] | None = None,
     event_id: str | None = None,
     at: datetime | None = None,
+    keys: Keyring | None = None,
 ) -> AuditEntryOut:
     """Append one entry after the newest one, in the caller's transaction.
 
     Appends are serialised (one chain, no forks). An `event_id` already in the log
-    returns that entry and appends nothing, so redelivered events are harmless.
+    returns that entry and appends nothing, so redelivered events are harmless. The entry
+    is keyed with the current audit key (`keys`, else the one in the settings).
     """
+    keys = keys or default_keyring()
     if not action.strip():
         raise Invalid("An audit entry needs an action.")
     _check_lengths(
@@ -146,63 +149,231 @@ async def append(
         "event_id": event_id,
         "prev_hash": prev_hash,
     }
-    entry = AuditEntry(**fields, hash=entry_hash(**fields))
+    entry = AuditEntry(
+        **fields, alg=KEYED_ALG, key_id=keys.current_id, hash=entry_hash(**fields, keys=keys)
+    )
     session.add(entry)
     await session.flush()
     return AuditEntryOut.model_validate(entry)
 
 
-async def verify(uow: UnitOfWork, *, batch: int = VERIFY_BATCH) -> VerifyResult:
+@dataclass
+class _Walk:
+    """Where a walk along the chain stands."""
+
+    expected_seq: int
+    # None: the first entry's link is taken as given, because a checkpoint vouches for it.
+    prev_hash: str | None
+    keyed_seen: bool = False
+    legacy: int = 0
+    checked: int = 0
+
+
+async def verify(
+    uow: UnitOfWork,
+    *,
+    batch: int = VERIFY_BATCH,
+    keys: Keyring | None = None,
+    store: LocalStorage | None = None,
+    since_checkpoint: bool = False,
+) -> VerifyResult:
     """Walk the chain in seq order, `batch` entries at a time, and report the first break.
 
     Each entry must carry the next seq (a gap means a removed entry), link to the hash of
-    the entry before it, and hash to its stored `hash` (else its content was altered).
+    the entry before it, and carry the HMAC of its content under a configured key (or, only
+    before the first keyed entry, the keyless hash of older entries). With `store`, every
+    checkpoint published there must be signed, match the entry it names, and that entry must
+    still exist: otherwise the newest entries were cut off (`status="truncated"`).
+    `since_checkpoint` starts at the newest checkpoint instead of the first entry.
     """
-    expected_seq, prev_hash, after = 1, GENESIS_HASH, None
-    while rows := await repo.chain_batch(uow.session, after_seq=after, limit=batch):
+    keys = keys or default_keyring()
+    checkpoints: list[Checkpoint] = []
+    if store is not None:
+        loaded = _load_checkpoints(store, keys)
+        if isinstance(loaded, VerifyResult):
+            return loaded
+        checkpoints = loaded
+    if since_checkpoint and checkpoints:
+        newest = max(checkpoints, key=lambda c: c.seq)
+        walk, anchors = _Walk(newest.seq, None), [newest]
+    else:
+        walk, anchors = _Walk(1, GENESIS_HASH), checkpoints
+    by_seq: dict[int, list[Checkpoint]] = {}
+    for anchor in anchors:
+        by_seq.setdefault(anchor.seq, []).append(anchor)
+
+    while rows := await repo.chain_batch(uow.session, from_seq=walk.expected_seq, limit=batch):
         for row in rows:
-            if row.seq != expected_seq:
-                return _broken(
-                    expected_seq - 1,
-                    expected_seq,
-                    f"Entry {expected_seq} is missing (the next entry is {row.seq}).",
-                )
-            if row.prev_hash != prev_hash:
-                return _broken(
-                    expected_seq - 1,
-                    row.seq,
-                    f"Entry {row.seq} does not link to the entry before it.",
-                )
-            stored = row.hash
-            if _rehash(row[:-1]) != stored:
-                return _broken(
-                    expected_seq - 1,
-                    row.seq,
-                    f"Entry {row.seq} was altered: its content does not match its hash.",
-                )
-            prev_hash = stored
-            expected_seq += 1
-        after = rows[-1].seq
-    count = expected_seq - 1
+            problem = _check(row, walk, keys, by_seq.get(row.seq, []))
+            if problem:
+                return _broken(walk.checked, min(row.seq, walk.expected_seq), problem)
+            walk.prev_hash = row.hash
+            walk.expected_seq += 1
+            walk.checked += 1
+
+    last_seq = walk.expected_seq - 1
+    lost = [c for c in anchors if c.seq > last_seq]
+    if lost:
+        first = min(lost, key=lambda c: c.seq)
+        head = await repo.head(uow.session)
+        end = f"the log ends at entry {head[0]}" if head else "the log is empty"
+        return VerifyResult(
+            ok=False,
+            status="truncated",
+            entries=walk.checked,
+            first_bad_seq=first.seq,
+            message=(
+                f"Audit log truncated: entry {first.seq}, checkpointed at "
+                f"{utc_text(first.at)}, is missing; {end}."
+            ),
+        )
+    count = walk.checked
     noun = "entry" if count == 1 else "entries"
+    notes = []
+    if since_checkpoint and anchors:
+        notes.append(f"from the checkpoint at entry {anchors[0].seq}")
+    elif since_checkpoint:
+        notes.append("no checkpoint yet, checked from the first entry")
+    if anchors:
+        notes.append(f"{len(anchors)} checkpoint{'s' if len(anchors) != 1 else ''} matched")
+    if walk.legacy:
+        notes.append(f"{walk.legacy} unkeyed older {'entry' if walk.legacy == 1 else 'entries'}")
     return VerifyResult(
         ok=True,
+        status="intact",
         entries=count,
         first_bad_seq=None,
-        message=f"Audit log intact: {count} {noun}",
-        head_hash=prev_hash if count else None,
+        message=f"Audit log intact: {count} {noun}" + (f" ({'; '.join(notes)})" if notes else ""),
+        head_hash=walk.prev_hash if count else None,
+        head_seq=last_seq if count else None,
     )
 
 
-def _rehash(values: Sequence[Any]) -> str | None:
+def _check(row: Row[Any], walk: _Walk, keys: Keyring, anchors: list[Checkpoint]) -> str | None:
+    """Why `row` does not continue the chain, or None when it does."""
+    seq = row.seq
+    if seq != walk.expected_seq:
+        return f"Entry {walk.expected_seq} is missing (the next entry is {seq})."
+    if walk.prev_hash is not None and row.prev_hash != walk.prev_hash:
+        return f"Entry {seq} does not link to the entry before it."
+    values = row[: len(HASHED_FIELDS)]
+    if row.alg == KEYED_ALG:
+        key = keys.keys.get(row.key_id or "")
+        if key is None:
+            return (
+                f"Entry {seq} is keyed with {row.key_id!r}, which is not a configured audit "
+                "key (AUDIT_KEY_ID, AUDIT_RETIRED_KEYS)."
+            )
+        expected: str | None = _safely(lambda: keyed_hash(key, row.key_id, values))
+        walk.keyed_seen = True
+    elif row.alg == LEGACY_ALG:
+        if walk.keyed_seen:
+            # Only entries from before keying may use the keyless hash; a later one is a
+            # rewrite by someone who does not hold the key.
+            return f"Entry {seq} has the keyless hash of older entries after keyed ones began."
+        expected = _safely(lambda: legacy_hash(values))
+        walk.legacy += 1
+    else:
+        return f"Entry {seq} names an unknown hash algorithm {row.alg!r}."
+    if expected is None or not hmac.compare_digest(expected, row.hash):
+        return f"Entry {seq} was altered: its content does not match its hash."
+    for anchor in anchors:
+        if anchor.hash != row.hash:
+            return (
+                f"Entry {seq} differs from its checkpoint of {utc_text(anchor.at)}: "
+                "the log was rewritten."
+            )
+    return None
+
+
+def _safely(digest: Callable[[], str]) -> str | None:
     try:
-        return _digest(values)
+        return digest()
     except (AttributeError, TypeError, ValueError):  # content append cannot write, e.g. NaN
         return None
 
 
 def _broken(checked: int, seq: int, message: str) -> VerifyResult:
-    return VerifyResult(ok=False, entries=checked, first_bad_seq=seq, message=message)
+    return VerifyResult(
+        ok=False, status="tampered", entries=checked, first_bad_seq=seq, message=message
+    )
+
+
+def _load_checkpoints(store: LocalStorage, keys: Keyring) -> list[Checkpoint] | VerifyResult:
+    """Every checkpoint in the journal, or the tampering found in it."""
+    checkpoints = []
+    for number, line in enumerate(store.read_lines(CHECKPOINT_JOURNAL), 1):
+        if not line.strip():
+            continue
+        try:
+            checkpoint = Checkpoint.from_line(line)
+        except ValueError:
+            return VerifyResult(
+                ok=False,
+                status="tampered",
+                entries=0,
+                first_bad_seq=None,
+                message=f"Line {number} of {CHECKPOINT_JOURNAL} is not a checkpoint.",
+            )
+        if not checkpoint.signed_by(keys):
+            return VerifyResult(
+                ok=False,
+                status="tampered",
+                entries=0,
+                first_bad_seq=checkpoint.seq,
+                message=(
+                    f"The checkpoint of entry {checkpoint.seq} (line {number} of "
+                    f"{CHECKPOINT_JOURNAL}) has no valid signature: the file was edited, or "
+                    f"its key {checkpoint.key_id!r} is not configured."
+                ),
+            )
+        checkpoints.append(checkpoint)
+    return checkpoints
+
+
+async def checkpoint(
+    uow: UnitOfWork,
+    store: LocalStorage,
+    *,
+    keys: Keyring | None = None,
+    every_entries: int = 100,
+    every_minutes: float = 10.0,
+    force: bool = False,
+) -> Checkpoint | None:
+    """Publish a signed checkpoint of the chain head when one is due; return it, or None.
+
+    Due when there is no checkpoint yet, `every_entries` entries came after the newest one,
+    or newer entries exist and `every_minutes` passed (or `force` and the log is not empty).
+    The chain from the newest checkpoint to the head is verified first, so a checkpoint
+    never vouches for a broken chain. The checkpoint leaves the database twice: appended to
+    the store's journal and written to the log (`audit.checkpoint`). Call it outside any
+    transaction that appends, so it only sees committed entries.
+    """
+    keys = keys or default_keyring()
+    head = await repo.head(uow.session)
+    if head is None:
+        return None
+    loaded = _load_checkpoints(store, keys)
+    if isinstance(loaded, VerifyResult):
+        raise Conflict(f"No audit checkpoint written: {loaded.message}")
+    newest = max(loaded, key=lambda c: c.seq, default=None)
+    now = utcnow()
+    due = (
+        force
+        or newest is None
+        or head[0] - newest.seq >= every_entries
+        or (head[0] > newest.seq and now - newest.at >= timedelta(minutes=every_minutes))
+    )
+    if not due:
+        return None
+    result = await verify(uow, keys=keys, store=store, since_checkpoint=True)
+    if not result.ok or result.head_seq is None or result.head_hash is None:
+        raise Conflict(f"No audit checkpoint written: {result.message}")
+    # The head the walk reached: entries committed meanwhile were verified as well.
+    made = Checkpoint.sign(keys, result.head_seq, result.head_hash, now)
+    store.append_line(CHECKPOINT_JOURNAL, made.to_line())
+    log.info("audit.checkpoint", **made.as_record())
+    return made
 
 
 async def list_entries(

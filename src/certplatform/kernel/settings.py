@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
+DEV_AUDIT_KEY = "dev-only-audit-key-change-me"  # refused in production, like DEV_SECRET
+KEY_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
 class Settings(BaseSettings):
@@ -97,6 +100,41 @@ class Settings(BaseSettings):
     def trusted_proxies(self) -> tuple[IPNetwork, ...]:
         return trusted_networks(self.forwarded_allow_ips)
 
+    audit_key: str = Field(
+        default=DEV_AUDIT_KEY,
+        alias="AUDIT_KEY",
+        description="HMAC key of the audit chain and its checkpoints; keep it out of the database",
+    )
+    audit_key_id: str = Field(
+        default="k1",
+        alias="AUDIT_KEY_ID",
+        pattern=KEY_ID_PATTERN,
+        description="id stored with each new audit entry, naming AUDIT_KEY (change it on rotation)",
+    )
+    audit_retired_keys: dict[str, str] = Field(
+        default_factory=dict,
+        alias="AUDIT_RETIRED_KEYS",
+        description='earlier audit keys, only to verify older entries: JSON {"k1": "secret"}',
+    )
+    audit_checkpoint_entries: int = Field(
+        default=100,
+        alias="AUDIT_CHECKPOINT_ENTRIES",
+        ge=1,
+        description="publish a signed audit checkpoint after this many new entries",
+    )
+    audit_checkpoint_minutes: float = Field(
+        default=10.0,
+        alias="AUDIT_CHECKPOINT_MINUTES",
+        gt=0,
+        description="publish one at least this often while new entries arrive",
+    )
+    audit_checkpoint_interval: float = Field(
+        default=15.0,
+        alias="AUDIT_CHECKPOINT_INTERVAL",
+        ge=0,
+        description="seconds between checks whether a checkpoint is due; 0 = off",
+    )
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -115,6 +153,18 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be set in production")
         if self.production and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.production and self.audit_key == DEV_AUDIT_KEY:
+            raise ValueError("AUDIT_KEY must be set in production")
+        if self.production and len(self.audit_key) < 32:
+            raise ValueError("AUDIT_KEY must be at least 32 characters in production")
+        if self.production and self.audit_key == self.secret_key:
+            # Whoever learns the cookie key must not also be able to rewrite the audit chain.
+            raise ValueError("AUDIT_KEY must differ from SECRET_KEY in production")
+        for key_id, key in self.audit_retired_keys.items():
+            if not re.fullmatch(KEY_ID_PATTERN, key_id):
+                raise ValueError(f"AUDIT_RETIRED_KEYS: {key_id!r} is not a valid key id")
+            if key_id == self.audit_key_id and key != self.audit_key:
+                raise ValueError(f"AUDIT_RETIRED_KEYS names {key_id!r}, the id of AUDIT_KEY")
         return self
 
 

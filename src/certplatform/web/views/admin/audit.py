@@ -15,7 +15,14 @@ from certplatform.identity import service as identity
 from certplatform.kernel.errors import AppError, Invalid, NotFound
 from certplatform.web import i18n
 from certplatform.web.templating import ZONES, env
-from certplatform.web.views.admin._shared import AuditReader, UoW, admin_page, is_htmx, query
+from certplatform.web.views.admin._shared import (
+    AuditReader,
+    UoW,
+    admin_page,
+    is_htmx,
+    query,
+    storage,
+)
 from certplatform.web.views.admin.questions import page_number
 
 router = APIRouter(include_in_schema=False)
@@ -140,7 +147,7 @@ async def audit_log(
 @router.get("/admin/audit/verify", response_class=HTMLResponse)
 async def verify(request: Request, uow: UoW, _: AuditReader) -> HTMLResponse:
     """Walk the hash chain: an HTMX fragment, or the log page with the result on top."""
-    result = await audit.verify(uow)
+    result = await audit.verify(uow, keys=request.app.state.audit_keys, store=storage(request))
     if is_htmx(request):
         return HTMLResponse(env.get_template("admin/_verify.html").render(result=result))
     return await audit_page(request, uow, AuditFilters(), result)
