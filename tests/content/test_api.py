@@ -163,3 +163,81 @@ async def test_export_imports_back_to_the_same_questions(
         data={"format": "gift"},
     )
     assert (back.json()["created"], back.json()["unchanged"]) == (0, 1), back.text
+
+
+MOODLE_QUIZ = b"""<quiz>
+  <question type="multichoice">
+    <name><text>Primes</text></name>
+    <questiontext><text>Which are prime?</text></questiontext>
+    <idnumber>MR-1</idnumber>
+    <single>false</single>
+    <answer fraction="33.33333"><text>2</text></answer>
+    <answer fraction="33.33333"><text>3</text></answer>
+    <answer fraction="33.33333"><text>5</text></answer>
+    <answer fraction="-50"><text>4</text></answer>
+  </question>
+  <question type="multichoice">
+    <name><text>Odd grade</text></name>
+    <questiontext><text>Which is even?</text></questiontext>
+    <idnumber>SC-35</idnumber>
+    <answer fraction="100"><text>2</text></answer>
+    <answer fraction="35"><text>3</text></answer>
+  </question>
+</quiz>"""
+
+
+async def test_moodle_grades_are_checked_on_import_and_export(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    author = await bearer(client, db, "author")
+
+    async def upload(data: bytes, fmt: str, **form: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/certifications/KR-M/import",
+            headers=author,
+            files={"file": ("quiz", data)},
+            data={"format": fmt, **form},
+        )
+
+    refused = await upload(MOODLE_QUIZ, "moodle-xml")
+    assert refused.status_code == 422
+    [error] = refused.json()["error"]["details"]["errors"]
+    assert error.startswith("question 2 (idnumber SC-35 / name Odd grade): answer 2: the grade 35%")
+    assert (await client.get("/api/v1/certifications")).json() == []
+
+    partial = await upload(MOODLE_QUIZ, "moodle-xml", skip_invalid="true")
+    assert partial.json()["created"] == 1, partial.text
+    gift_refused = await upload(b"::Odd::Which?{=2 ~%35%3}", "gift")
+    assert gift_refused.status_code == 422
+    assert "line 1 (title Odd): answer 2: the grade 35%" in gift_refused.text
+
+    for fmt in ("moodle-xml", "gift"):
+        exported = await client.get(
+            "/api/v1/certifications/KR-M/export", params={"format": fmt}, headers=author
+        )
+        assert exported.status_code == 200
+        assert exported.text.count("33.33333") == 3
+        back = await upload(exported.content, fmt)
+        assert (back.json()["created"], back.json()["unchanged"]) == (0, 1), back.text
+
+    # A weight Moodle cannot hold, entered by hand, is refused on export with the question's id.
+    body = {
+        "content": {
+            "type": "multiple_response",
+            "stem": "Pick two.",
+            "choices": [
+                {"id": "A", "text": "a", "weight": 0.35},
+                {"id": "B", "text": "b", "weight": 0.65},
+                {"id": "C", "text": "c"},
+            ],
+        },
+        "external_id": "MR-35",
+    }
+    created = await client.post("/api/v1/certifications/KR-M/questions", json=body, headers=author)
+    assert created.status_code == 201, created.text
+    for fmt in ("moodle-xml", "gift"):
+        exported = await client.get(
+            "/api/v1/certifications/KR-M/export", params={"format": fmt}, headers=author
+        )
+        assert exported.status_code == 422
+        assert "question MR-35: the grade 35% is not one Moodle allows" in exported.text

@@ -22,7 +22,7 @@ from certplatform.content.contracts import (
     QuestionDraft,
     QuestionType,
 )
-from certplatform.content.formats import gift
+from certplatform.content.formats import gift, moodle_grades
 from certplatform.content.formats.base import ImportFormatError, ParseResult
 
 # ../shared/data beside the checkout (CI lays a copy of shared/ next to its clone).
@@ -251,6 +251,54 @@ def test_bad_items_are_reported_with_their_line(text: str, message: str) -> None
     assert message in error.message
 
 
+def test_a_weight_moodle_does_not_allow_refuses_the_question_by_name() -> None:
+    result = read(
+        "First?{T}\n\n// [id:GAS-1]\n::Gases::Which are noble?{=Neon ~%35%Nitrogen ~Oxygen}\n"
+    )
+    assert [d.content.stem for d in result.drafts] == ["First?"]
+    [error] = result.errors
+    assert error.location == "line 4 (id GAS-1 / title Gases)"
+    assert error.message.startswith("answer 2: the grade 35% is not one Moodle allows")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Short?{=ohm =%45%Ohm}",
+        "Year?{#=1822 =%45%1820:2}",
+        "Pick?{~%50%a ~%50%b ~%-45%c}",
+        # Moodle matches within 0.00001 of a grade: 33.3% is 0.0000333 away from 33.33333%.
+        "Pick?{~%33.3%a ~%33.3%b ~%33.4%c}",
+    ],
+)
+def test_every_graded_type_checks_its_weights(text: str) -> None:
+    [error] = read(f"::Q::{text}").errors
+    assert error.location == "line 1 (title Q)"
+    assert "is not one Moodle allows" in error.message
+
+
+def test_multiple_response_weights_must_add_up_to_100() -> None:
+    [error] = read("::Gases::Which?{~%30%He ~%30%Ne ~%30%Ar ~%-100%N}").errors
+    assert error.location == "line 1 (title Gases)"
+    assert error.message == "the positive grades add up to 90%, not 100%"
+    [error] = read("Which?{~%100%He ~%100%Ne ~N}").errors
+    assert error.message == "the positive grades add up to 200%, not 100%"
+
+
+@pytest.mark.parametrize(
+    ("block", "weights"),
+    [
+        ("{~%33.33333%a ~%33.33333%b ~%33.33333%c ~%-25%d}", [0.3333333] * 3 + [-0.25]),
+        ("{~%50%a ~%50%b ~%-100%c}", [0.5, 0.5, -1.0]),
+        ("{=%100%a ~%50%b ~%-25%c}", [1.0, 0.5, -0.25]),
+        # Within Moodle's tolerance: read as the grade Moodle stores.
+        ("{~%33.333%a ~%66.667%b ~c}", [0.3333333, 0.6666667, 0.0]),
+    ],
+)
+def test_allowed_weights_import_as_moodle_stores_them(block: str, weights: list[float]) -> None:
+    assert [c.weight for c in only("Pick?" + block).content.choices] == weights
+
+
 def test_parse_raw_stops_at_a_bad_item() -> None:
     with pytest.raises(ImportFormatError, match=r"line 3: .*never closed"):
         gift.parse_raw("Good?{T}\n\nBad?{=a\n")
@@ -279,10 +327,10 @@ EXAMPLES = [
         type=QuestionType.MULTIPLE_RESPONSE,
         stem="Pick the continents.",
         choices=(
-            Choice(id="A", text="Africa", weight=1 / 3),
-            Choice(id="B", text="Asia", weight=1 / 3),
+            Choice(id="A", text="Africa", weight=0.3333333),
+            Choice(id="B", text="Asia", weight=0.3333333),
             Choice(id="C", text="China -> no", weight=-1.0),
-            Choice(id="D", text="Antarctica", weight=1 / 3),
+            Choice(id="D", text="Antarctica", weight=0.3333333),
         ),
     ),
     QuestionContent(type=QuestionType.TRUE_FALSE, stem="TRUE?", true_false_answer=True),
@@ -322,6 +370,34 @@ EXAMPLES = [
     ),
     QuestionContent(type=QuestionType.ESSAY, stem="Essay _____ here", explanation="{braces}"),
 ]
+
+
+def test_three_correct_choices_are_written_as_moodle_writes_them_and_read_back() -> None:
+    content = QuestionContent(
+        type=QuestionType.MULTIPLE_RESPONSE,
+        stem="Pick the primes.",
+        choices=(
+            Choice(id="A", text="2", weight=1 / 3),
+            Choice(id="B", text="3", weight=1 / 3),
+            Choice(id="C", text="5", weight=1 / 3),
+            Choice(id="D", text="4", weight=-0.5),
+        ),
+    )
+    written = gift.dump([draft(content, external_id="MR-3")]).decode()
+    assert written.count("~%33.33333%") == 3
+    assert "~%-50%4" in written
+    weights = [c.weight for c in only(written).content.choices]
+    assert weights == [0.3333333, 0.3333333, 0.3333333, -0.5]
+
+
+def test_dump_refuses_a_weight_moodle_would_refuse() -> None:
+    content = QuestionContent(
+        type=QuestionType.SHORT_ANSWER,
+        stem="Unit?",
+        accepted_answers=(AcceptedAnswer(text="ohm"), AcceptedAnswer(text="Ohm", weight=0.35)),
+    )
+    with pytest.raises(ValueError, match="question Q-35: the grade 35% is not one Moodle allows"):
+        gift.dump([draft(content, external_id="Q-35")])
 
 
 def same(left: QuestionDraft, right: QuestionDraft) -> bool:
@@ -409,7 +485,12 @@ labels = st.text(_CHARS, min_size=1, max_size=10).map(str.strip).filter(bool)
 segments = labels.filter(lambda t: "/" not in t)
 feedbacks = st.none() | texts
 explanations = st.just("") | texts
-fractions = st.floats(min_value=0, max_value=1)
+# Weights a GIFT file can carry: Moodle's grades.
+grades = st.sampled_from([float(g) for g in moodle_grades.GRADES])
+fractions = st.sampled_from([float(g) for g in moodle_grades.GRADES if g >= 0])
+penalties = st.sampled_from([float(g) for g in moodle_grades.GRADES if g <= 0])
+# Moodle's grade for a share of 1/n, n = 1..5.
+SHARES = {1: 1.0, 2: 0.5, 3: 0.3333333, 4: 0.25, 5: 0.2}
 finite = st.floats(allow_nan=False, allow_infinity=False)
 
 
@@ -417,11 +498,11 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 def choice_contents(draw: st.DrawFn, kind: QuestionType) -> QuestionContent:
     count = draw(st.integers(min_value=2, max_value=5))
     if kind is QuestionType.SINGLE_CHOICE:
-        weights = [1.0] + [draw(st.floats(min_value=-1, max_value=1)) for _ in range(count - 1)]
+        weights = [1.0] + [draw(grades) for _ in range(count - 1)]
     else:
         correct = draw(st.integers(min_value=1, max_value=count))
-        weights = [1 / correct] * correct
-        weights += [draw(st.floats(min_value=-1, max_value=0)) for _ in range(count - correct)]
+        weights = [SHARES[correct]] * correct
+        weights += [draw(penalties) for _ in range(count - correct)]
     weights = draw(st.permutations(weights))
     choices = tuple(
         Choice(id=string.ascii_uppercase[i], text=draw(texts), weight=w, feedback=draw(feedbacks))

@@ -23,7 +23,7 @@ from certplatform.content.contracts import (
     QuestionDraft,
     QuestionType,
 )
-from certplatform.content.formats import moodle_xml
+from certplatform.content.formats import moodle_grades, moodle_xml
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
 
 # --- watching for file and network access -------------------------------------------------
@@ -325,6 +325,101 @@ def test_too_deep_nesting_is_a_format_error() -> None:
         moodle_xml.parse(doc)
 
 
+# --- grades: what Moodle's importer refuses, refused here ----------------------------------
+
+
+def _multichoice(*fractions: str, single: bool = False, name: str = "Gases") -> bytes:
+    answers = "".join(
+        f'<answer fraction="{f}"><text>choice {n}</text></answer>' for n, f in enumerate(fractions)
+    )
+    return f"""<quiz>
+      <question type="multichoice">
+        <name><text>{name}</text></name>
+        <questiontext><text>Which are noble gases?</text></questiontext>
+        <idnumber>GAS-1</idnumber>
+        <single>{"true" if single else "false"}</single>
+        {answers}
+      </question>
+      <question type="essay"><questiontext><text>Why?</text></questiontext></question>
+    </quiz>""".encode()
+
+
+def test_a_grade_moodle_does_not_allow_refuses_the_question_by_name() -> None:
+    result = moodle_xml.parse(_multichoice("100", "35", single=True))
+    assert [d.content.type for d in result.drafts] == [QuestionType.ESSAY]
+    [error] = result.errors
+    assert error.location == "question 1 (idnumber GAS-1 / name Gases)"
+    assert error.message.startswith("answer 2: the grade 35% is not one Moodle allows")
+
+
+@pytest.mark.parametrize(
+    ("qtype", "answers"),
+    [
+        (
+            "shortanswer",
+            '<answer fraction="100"><text>ohm</text></answer>'
+            '<answer fraction="45"><text>Ohm</text></answer>',
+        ),
+        (
+            "numerical",
+            '<answer fraction="100"><text>2</text></answer>'
+            '<answer fraction="45"><text>*</text></answer>',
+        ),
+        # Moodle checks the grade of an empty answer too.
+        (
+            "multichoice",
+            '<answer fraction="100"><text>a</text></answer>'
+            '<answer fraction="0"><text>b</text></answer>'
+            '<answer fraction="45"><text></text></answer>',
+        ),
+    ],
+)
+def test_every_graded_type_checks_every_answer(qtype: str, answers: str) -> None:
+    doc = f"""<quiz><question type="{qtype}"><name><text>Q</text></name>
+      <questiontext><text>?</text></questiontext>{answers}</question></quiz>"""
+    [error] = moodle_xml.parse(doc.encode()).errors
+    assert error.location == "question 1 (name Q)"
+    assert "the grade 45% is not one Moodle allows" in error.message
+
+
+def test_multiple_response_grades_must_add_up_to_100() -> None:
+    result = moodle_xml.parse(_multichoice("30", "30", "30", "-100"))
+    [error] = result.errors
+    assert error.location == "question 1 (idnumber GAS-1 / name Gases)"
+    assert error.message == "the positive grades add up to 90%, not 100%"
+    [error] = moodle_xml.parse(_multichoice("100", "100", "0")).errors
+    assert error.message == "the positive grades add up to 200%, not 100%"
+
+
+@pytest.mark.parametrize(
+    ("fractions", "weights"),
+    [
+        (("33.33333", "33.33333", "33.33333", "-25"), [0.3333333, 0.3333333, 0.3333333, -0.25]),
+        (("50", "50", "-100"), [0.5, 0.5, -1.0]),
+        # Within Moodle's tolerance of 0.00001: read as the grade Moodle stores.
+        (("33.333", "66.667", "0"), [0.3333333, 0.6666667, 0.0]),
+        (("14.28571",) * 7, [0.1428571] * 7),
+    ],
+)
+def test_allowed_grades_import_as_moodle_stores_them(
+    fractions: tuple[str, ...], weights: list[float]
+) -> None:
+    result = moodle_xml.parse(_multichoice(*fractions))
+    assert result.errors == []
+    assert [c.weight for c in result.drafts[0].content.choices] == weights
+
+
+def test_a_grade_just_outside_moodles_tolerance_is_refused() -> None:
+    [error] = moodle_xml.parse(_multichoice("33.3", "33.3", "33.4")).errors
+    assert "the grade 33.3% is not one Moodle allows" in error.message
+
+
+def test_single_choice_with_allowed_partial_credit_imports() -> None:
+    result = moodle_xml.parse(_multichoice("100", "50", "-25", "0", single=True))
+    assert result.errors == []
+    assert [c.weight for c in result.drafts[0].content.choices] == [1.0, 0.5, -0.25, 0.0]
+
+
 # --- hostile XML ---------------------------------------------------------------------------
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -551,7 +646,7 @@ ROUND_TRIP = [
             stem="<p>Which <b>one</b>?</p>",
             choices=(
                 Choice(id="A", text="One", weight=1.0, feedback="Yes"),
-                Choice(id="B", text="Two", weight=1 / 3),
+                Choice(id="B", text="Two", weight=0.3333333),
                 Choice(id="C", text="<i>Three</i>", weight=-0.25),
             ),
             explanation="Because & so on.",
@@ -571,9 +666,9 @@ ROUND_TRIP = [
             type=QuestionType.MULTIPLE_RESPONSE,
             stem="Pick the primes.",
             choices=(
-                Choice(id="A", text="2", weight=1 / 3),
-                Choice(id="B", text="3", weight=1 / 3),
-                Choice(id="C", text="5", weight=1 / 3),
+                Choice(id="A", text="2", weight=0.3333333),
+                Choice(id="B", text="3", weight=0.3333333),
+                Choice(id="C", text="5", weight=0.3333333),
                 Choice(id="D", text="4", weight=-1.0, feedback="4 = 2 × 2"),
             ),
         ),
@@ -640,6 +735,46 @@ def test_every_type_reads_back_equal() -> None:
     assert_same_questions(result.drafts, ROUND_TRIP)
 
 
+def test_three_correct_choices_are_written_as_moodle_writes_them_and_read_back() -> None:
+    draft = _draft(
+        QuestionContent(
+            type=QuestionType.MULTIPLE_RESPONSE,
+            stem="Pick the primes.",
+            choices=(
+                Choice(id="A", text="2", weight=1 / 3),
+                Choice(id="B", text="3", weight=1 / 3),
+                Choice(id="C", text="5", weight=1 / 3),
+                Choice(id="D", text="4", weight=-0.5),
+            ),
+        ),
+        external_id="MR-3",
+    )
+    written = moodle_xml.dump([draft])
+    assert written.count(b'fraction="33.33333"') == 3
+    assert b'fraction="-50"' in written
+    result = moodle_xml.parse(written)
+    assert result.errors == []
+    weights = [c.weight for c in result.drafts[0].content.choices]
+    assert weights == [0.3333333, 0.3333333, 0.3333333, -0.5]
+
+
+def test_dump_refuses_a_weight_moodle_would_refuse() -> None:
+    draft = _draft(
+        QuestionContent(
+            type=QuestionType.MULTIPLE_RESPONSE,
+            stem="Pick two.",
+            choices=(
+                Choice(id="A", text="a", weight=0.35),
+                Choice(id="B", text="b", weight=0.65),
+                Choice(id="C", text="c"),
+            ),
+        ),
+        external_id="MR-35",
+    )
+    with pytest.raises(ValueError, match="question MR-35: the grade 35% is not one Moodle allows"):
+        moodle_xml.dump([draft])
+
+
 def test_dump_writes_categories_only_where_filing_changes() -> None:
     written = moodle_xml.dump(ROUND_TRIP).decode()
     assert written.count('type="category"') == 5
@@ -689,7 +824,10 @@ _word = st.text(
     min_size=1,
     max_size=10,
 )
-_weight_share = st.sampled_from([0.0, -0.25, -0.5, -1.0, 1 / 3, 0.5])
+_weight_share = st.sampled_from([0.0, -0.25, -0.5, -1.0, 0.3333333, 0.5])
+# Moodle's grade for a share of 1/n, n = 1..6.
+_SHARES = {1: 1.0, 2: 0.5, 3: 0.3333333, 4: 0.25, 5: 0.2, 6: 0.1666667}
+_GRADES = [float(g) for g in moodle_grades.GRADES if g >= 0]
 
 
 @st.composite
@@ -708,7 +846,7 @@ def _contents(draw: st.DrawFn) -> QuestionContent:
             weights = [1.0] + [draw(_weight_share) for _ in range(count - 1)]
         else:
             right = draw(st.integers(1, count))
-            weights = [1 / right] * right + [
+            weights = [_SHARES[right]] * right + [
                 draw(st.sampled_from([0.0, -0.5, -1.0])) for _ in range(count - right)
             ]
         common["choices"] = tuple(
@@ -729,7 +867,7 @@ def _contents(draw: st.DrawFn) -> QuestionContent:
             NumericAnswer(
                 value=draw(finite),
                 tolerance=draw(st.floats(0, 1e6)),
-                weight=draw(st.floats(0, 1)) if number else 1.0,
+                weight=draw(st.sampled_from(_GRADES)) if number else 1.0,
                 feedback=draw(feedback),
             )
             for number in range(draw(st.integers(1, 3)))

@@ -18,13 +18,17 @@ convert to weights without rounding. `parse` then maps that tree onto `QuestionD
 - `$CATEGORY: $course$/top/subject/topic` sets subject and topic for the questions after
   it. Moodle's context (`$course$`) and root (`top`) segments are dropped.
 - Answers in the middle of the text leave `_____` where the answer block was.
+- A `%n%` weight must be one of the grades Moodle allows (`moodle_grades`) and is read as
+  that grade; the positive weights of a multiple-response question must add up to 100%.
+  An item that breaks either rule is refused, as Moodle refuses it.
 
 `dump` writes every question type. What GIFT cannot carry is lost: `shuffle_choices`,
 `case_sensitive`, law references, sources, media, display names of subjects and topics, and
 whitespace at either end of a text. Texts are written as `[markdown]`; line breaks become
 `\\n` escapes (a carriage return is written as a line break). Choice ids are not written: the
 reader numbers choices A, B, C... `dump` raises ValueError for what GIFT cannot express: a
-short answer or the left side of a matching pair containing `->`.
+short answer or the left side of a matching pair containing `->`, or a weight that is not one
+of Moodle's grades.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from certplatform.content.contracts import QuestionContent, QuestionDraft, QuestionType
+from certplatform.content.formats import moodle_grades
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
 
 RawItem = dict[str, Any]
@@ -90,6 +95,7 @@ def parse(data: bytes) -> ParseResult:
             continue
         if raw["type"] == "Description":
             continue
+        location = _location(line, raw)
         try:
             draft = QuestionDraft(
                 content=_content(raw),
@@ -109,6 +115,15 @@ def parse(data: bytes) -> ParseResult:
         else:
             result.drafts.append(draft)
     return result
+
+
+def _location(line: int, raw: RawItem) -> str:
+    names = []
+    if raw["id"]:
+        names.append(f"id {raw['id']}")
+    if raw["title"]:
+        names.append(f"title {raw['title']}")
+    return f"line {line} ({' / '.join(names)})" if names else f"line {line}"
 
 
 def parse_raw(text: str) -> list[RawItem]:
@@ -439,7 +454,7 @@ def _content(raw: RawItem) -> QuestionContent:
         fields["accepted_answers"] = [
             {
                 "text": _nonempty(choice["text"]["text"], number),
-                "weight": _fraction(choice["weight"], 1.0, allow_negative=False),
+                "weight": _fraction(choice["weight"], 1.0, number, allow_negative=False),
                 "feedback": _text(choice["feedback"]),
             }
             for number, choice in enumerate(raw["choices"], 1)
@@ -462,7 +477,7 @@ def _choice_fields(choices: list[RawItem]) -> RawItem:
         {
             "id": _choice_id(number),
             "text": choice["text"]["text"],
-            "weight": _fraction(choice["weight"], 1.0 if choice["isCorrect"] else 0.0),
+            "weight": _fraction(choice["weight"], 1.0 if choice["isCorrect"] else 0.0, number + 1),
             "feedback": _text(choice["feedback"]),
         }
         for number, choice in enumerate(choices)
@@ -471,6 +486,11 @@ def _choice_fields(choices: list[RawItem]) -> RawItem:
         raise _GiftSyntaxError(
             "no answer earns credit: mark the right one with '=' or give '%n%' weights"
         )
+    if not single:
+        try:
+            moodle_grades.check_multiple_response(row["weight"] for row in rows)
+        except moodle_grades.GradeError as exc:
+            raise _GiftSyntaxError(str(exc)) from None
     kind = QuestionType.SINGLE_CHOICE if single else QuestionType.MULTIPLE_RESPONSE
     return {"type": kind, "choices": rows}
 
@@ -479,9 +499,9 @@ def _numeric_answers(choices: RawItem | list[RawItem]) -> list[RawItem]:
     if isinstance(choices, dict):
         return [_numeric_range(choices)]
     answers: list[RawItem] = []
-    for choice in choices:
+    for number, choice in enumerate(choices, 1):
         default = 1.0 if choice["isCorrect"] else 0.0
-        weight = _fraction(choice["weight"], default, allow_negative=False)
+        weight = _fraction(choice["weight"], default, number, allow_negative=False)
         if "format" in choice["text"]:  # the catch-all '*'
             if weight > 0:
                 raise _GiftSyntaxError("a numerical answer without a number cannot earn credit")
@@ -498,13 +518,19 @@ def _numeric_range(number: RawItem) -> RawItem:
     return {"value": float(number["number"]), "tolerance": tolerance}
 
 
-def _fraction(percent: Decimal | None, default: float, allow_negative: bool = True) -> float:
+def _fraction(
+    percent: Decimal | None, default: float, number: int, allow_negative: bool = True
+) -> float:
+    """A `%n%` weight as the Moodle grade it matches, as Moodle stores it."""
     if percent is None:
         return default
     low = -100 if allow_negative else 0
     if not low <= percent <= 100:
         raise _GiftSyntaxError(f"the weight {percent}% is outside {low}%..100%")
-    return float(_DECIMAL.divide(percent, _HUNDRED))
+    try:
+        return float(moodle_grades.grade(_DECIMAL.divide(percent, _HUNDRED)))
+    except moodle_grades.GradeError as exc:
+        raise _GiftSyntaxError(f"answer {number}: {exc}") from None
 
 
 def _choice_id(index: int) -> str:
@@ -624,6 +650,7 @@ def _entries(content: QuestionContent) -> list[str]:
             )
         return entries
     if kind is QuestionType.MULTIPLE_RESPONSE:
+        moodle_grades.check_multiple_response(c.weight for c in content.choices)
         return [
             "~" + _answer_text(c.text, c.weight, 0.0) + _feedback_out(c.feedback)
             for c in content.choices
@@ -666,8 +693,8 @@ def _answer_text(text: str, weight: float, implied: float) -> str:
 
 
 def _percent(weight: float) -> str:
-    # Exact decimal of the float times 100: the reader divides it back to the same float.
-    return format(_DECIMAL.multiply(Decimal(repr(weight)), _HUNDRED).normalize(_DECIMAL), "f")
+    # The Moodle grade the weight matches, as Moodle writes it: 1/3 is written 33.33333.
+    return moodle_grades.percent(moodle_grades.grade_of_weight(weight))
 
 
 def _feedback_out(feedback: str | None) -> str:

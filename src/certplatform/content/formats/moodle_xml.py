@@ -3,6 +3,9 @@
 A `<question type="category">` sets the category of the questions after it: the path
 `$course$/top/Subject/Topic` gives the subject and topic (a category's `<idnumber>` is used as
 its code, otherwise the name is). Texts are kept exactly as Moodle stores them, usually HTML.
+Answer grades are checked as Moodle's importer checks them (`moodle_grades`): a question with
+a grade Moodle does not allow, or a multiple-response question whose positive grades do not
+add up to 100%, is refused; `dump` raises ValueError rather than write one.
 
 What Moodle cannot hold comes back changed: choice ids are read as A, B, C...; a numeric range
 is written as midpoint ± half its width; a subject or topic without a name gets its code as
@@ -32,10 +35,13 @@ from certplatform.content.contracts import (
     QuestionDraft,
     QuestionType,
 )
+from certplatform.content.formats import moodle_grades
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
 from certplatform.content.formats.xmlsafe import parse_xml, to_bytes
 
 _SKIPPED_TYPES = {"description"}
+# The types whose answers carry grades that Moodle's importer checks (true/false has none).
+_GRADED_TYPES = {"multichoice", "shortanswer", "numerical"}
 _HTML_TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
 # A single "/" separates category names; Moodle writes a "/" inside a name as "//".
 _PATH_SEPARATOR = re.compile(r"(?<!/)/(?!/)")
@@ -122,6 +128,10 @@ def _file_under(
 def _read_question(question: Element, qtype: str, location: str) -> QuestionDraft:
     if not qtype:
         raise _BadItemError("the question has no type attribute")
+    if qtype in _GRADED_TYPES:
+        # Like Moodle, every answer's grade counts here, an empty answer's too.
+        for number, answer in enumerate(question.findall("answer"), 1):
+            _grade(answer, number)
     common = {
         "stem": _text(question.find("questiontext")),
         "explanation": _text(question.find("generalfeedback")),
@@ -159,18 +169,23 @@ def _multichoice(question: Element, common: dict[str, object]) -> QuestionConten
         Choice(
             id=_choice_id(index),
             text=_text(answer),
-            weight=_fraction(answer, index),
+            weight=_grade(answer, number),
             feedback=_optional_text(answer.find("feedback")),
         )
-        for index, answer in enumerate(_answers(question))
+        for index, (number, answer) in enumerate(_answers(question))
     )
+    if not single:
+        try:
+            moodle_grades.check_multiple_response(c.weight for c in choices)
+        except moodle_grades.GradeError as exc:
+            raise _BadItemError(str(exc)) from None
     kind = QuestionType.SINGLE_CHOICE if single else QuestionType.MULTIPLE_RESPONSE
     return QuestionContent.model_validate({"type": kind, "choices": choices, **common})
 
 
 def _truefalse(question: Element, common: dict[str, object]) -> QuestionContent:
-    for index, answer in enumerate(_answers(question)):
-        if _fraction(answer, index) == 1.0:
+    for number, answer in _answers(question):
+        if _fraction(answer, number) == 1:
             word = _text(answer).strip().lower()
             if word not in ("true", "false"):
                 raise _BadItemError(f"the true/false answer is {word!r}, not 'true' or 'false'")
@@ -184,10 +199,10 @@ def _shortanswer(question: Element, common: dict[str, object]) -> QuestionConten
     answers = tuple(
         AcceptedAnswer(
             text=_text(answer),
-            weight=_fraction(answer, index),
+            weight=_grade(answer, number),
             feedback=_optional_text(answer.find("feedback")),
         )
-        for index, answer in enumerate(_answers(question))
+        for number, answer in _answers(question)
     )
     return QuestionContent.model_validate(
         {
@@ -201,17 +216,17 @@ def _shortanswer(question: Element, common: dict[str, object]) -> QuestionConten
 
 def _numerical(question: Element, common: dict[str, object]) -> QuestionContent:
     answers = []
-    for index, answer in enumerate(_answers(question)):
+    for number, answer in _answers(question):
         value = _text(answer).strip()
         if value == "*":  # Moodle's "any other answer", which carries only feedback
             continue
         answers.append(
             NumericAnswer(
-                value=_number(value, f"answer {index + 1}"),
+                value=_number(value, f"answer {number}"),
                 tolerance=_number(
-                    _plain(answer.find("tolerance")) or "0", f"answer {index + 1} tolerance"
+                    _plain(answer.find("tolerance")) or "0", f"answer {number} tolerance"
                 ),
-                weight=_fraction(answer, index),
+                weight=_grade(answer, number),
                 feedback=_optional_text(answer.find("feedback")),
             )
         )
@@ -230,8 +245,13 @@ def _matching(question: Element, common: dict[str, object]) -> QuestionContent:
     return QuestionContent.model_validate({"type": QuestionType.MATCHING, "pairs": pairs, **common})
 
 
-def _answers(question: Element) -> list[Element]:
-    return [answer for answer in question.findall("answer") if _text(answer).strip()]
+def _answers(question: Element) -> list[tuple[int, Element]]:
+    """The answers that have text, each with its place among all the question's answers."""
+    return [
+        (number, answer)
+        for number, answer in enumerate(question.findall("answer"), 1)
+        if _text(answer).strip()
+    ]
 
 
 def _media(question: Element) -> tuple[Media, ...]:
@@ -276,13 +296,21 @@ def _flag(element: Element | None, *, default: bool) -> bool:
     return default
 
 
-def _fraction(answer: Element, index: int) -> float:
-    """The answer's `fraction` (a percentage) as a weight; Decimal keeps 33.333.../100 exact."""
+def _fraction(answer: Element, number: int) -> Decimal:
+    """The answer's `fraction` attribute, a percentage, as a fraction of the credit."""
     raw = answer.get("fraction", "0")
     try:
-        return float(Decimal(raw.strip()).scaleb(-2))
+        return Decimal(raw.strip()).scaleb(-2)
     except (ArithmeticError, ValueError):
-        raise _BadItemError(f"answer {index + 1}: fraction {raw!r} is not a number") from None
+        raise _BadItemError(f"answer {number}: fraction {raw!r} is not a number") from None
+
+
+def _grade(answer: Element, number: int) -> float:
+    """The answer's fraction as a weight: the Moodle grade it matches, as Moodle stores it."""
+    try:
+        return float(moodle_grades.grade(_fraction(answer, number)))
+    except moodle_grades.GradeError as exc:
+        raise _BadItemError(f"answer {number}: {exc}") from None
 
 
 def _number(raw: str, what: str) -> float:
@@ -316,15 +344,19 @@ def _describe(exc: ValidationError) -> str:
 
 def dump(drafts: Sequence[QuestionDraft]) -> bytes:
     """Write the drafts as a Moodle XML quiz, with a category entry wherever the subject or
-    topic changes."""
+    topic changes; raises ValueError for a question Moodle would refuse."""
     quiz = Element("quiz")
     current: tuple[tuple[str, str], ...] = ()
-    for draft in drafts:
+    for number, draft in enumerate(drafts, 1):
         path = _category_of(draft)
         if path != current:
             _write_category(quiz, path)
             current = path
-        _write_question(quiz, draft)
+        try:
+            _write_question(quiz, draft)
+        except moodle_grades.GradeError as exc:
+            name = draft.external_id or draft.title or f"number {number}"
+            raise ValueError(f"Moodle XML cannot write question {name}: {exc}") from None
     indent(quiz)
     return to_bytes(quiz)
 
@@ -378,6 +410,8 @@ def _write_question(quiz: Element, draft: QuestionDraft) -> None:
         single = kind is QuestionType.SINGLE_CHOICE
         SubElement(question, "single").text = "true" if single else "false"
         SubElement(question, "answernumbering").text = "abc"
+        if not single:
+            moodle_grades.check_multiple_response(c.weight for c in content.choices)
         for choice in content.choices:
             _write_answer(question, choice.text, choice.weight, choice.feedback)
     elif kind is QuestionType.TRUE_FALSE:
@@ -412,8 +446,8 @@ def _write_question(quiz: Element, draft: QuestionDraft) -> None:
 
 
 def _write_answer(question: Element, text: str, weight: float, feedback: str | None) -> Element:
-    # Decimal scales the weight to a percentage without binary rounding, so it reads back equal.
-    fraction = format(Decimal(repr(weight)).scaleb(2), "f")
+    # The Moodle grade the weight matches, as Moodle writes it: 1/3 is written 33.33333.
+    fraction = moodle_grades.percent(moodle_grades.grade_of_weight(weight))
     answer = _write_field(question, "answer", text, fraction=fraction)
     if feedback is not None:
         _write_field(answer, "feedback", feedback)
