@@ -246,3 +246,32 @@ async def test_exports_are_sandboxed_downloads(client: httpx.AsyncClient, db: Da
     assert exported.headers["content-disposition"].startswith('attachment; filename="KR-FIG.csv"')
     assert exported.headers["x-content-type-options"] == "nosniff"
     assert exported.headers["content-security-policy"] == SANDBOX
+
+
+async def test_the_admin_page_export_is_a_sandboxed_download(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    author = await bearer(client, db, "author")
+    assert (await _import(client, author, "moodle-xml", _moodle([]))).status_code == 200
+    exported = await client.get(
+        "/admin/export", params={"certification": "KR-FIG", "format": "csv"}, headers=author
+    )
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-disposition"].startswith('attachment; filename="KR-FIG.csv"')
+    assert exported.headers["x-content-type-options"] == "nosniff"
+    assert exported.headers["content-security-policy"] == SANDBOX
+
+
+async def test_the_editor_upload_takes_only_images_by_their_bytes(
+    db: Database, storage: LocalStorage
+) -> None:
+    async with db.transaction() as uow:
+        await service.import_drafts(uow, storage, "KR-X", [choice_question("문항")])
+    for filename, data in [("logo.svg", SVG), ("figure.png", HTML), ("song.mp3", b"ID3\x04")]:
+        with pytest.raises(Invalid, match="is not a PNG, JPEG, GIF or WebP image"):
+            async with db.transaction() as uow:
+                await service.store_media(uow, storage, "KR-X", filename, "image/png", data)
+    async with db.transaction() as uow:
+        name = await service.store_media(uow, storage, "KR-X", "chart.svg", "image/svg+xml", PNG)
+        kind, _ = await service.media_file(uow, "KR-X", name)
+    assert (name, kind) == ("chart.png", "image/png")
