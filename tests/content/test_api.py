@@ -241,3 +241,47 @@ async def test_moodle_grades_are_checked_on_import_and_export(
         )
         assert exported.status_code == 422
         assert "question MR-35: the grade 35% is not one Moodle allows" in exported.text
+
+
+async def test_csv_export_guards_formulas_and_imports_back_the_same_text(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    author = await bearer(client, db, "author")
+    for code in ("KR-F", "KR-G"):
+        made = await client.post(
+            "/api/v1/certifications", json={"code": code, "name": code}, headers=author
+        )
+        assert made.status_code == 201
+    stems = ["=1+1", "-5 V", "@SUM(A1)", "'Tis the season", "'=1+1"]
+    for number, stem in enumerate(stems):
+        body = {
+            "content": {"type": "true_false", "stem": stem, "true_false_answer": True},
+            "external_id": f"F-{number}",
+            "tags": [stem],
+        }
+        created = await client.post(
+            "/api/v1/certifications/KR-F/questions", json=body, headers=author
+        )
+        assert created.status_code == 201, created.text
+    exported = await client.get(
+        "/api/v1/certifications/KR-F/export", params={"format": "csv"}, headers=author
+    )
+    assert exported.status_code == 200
+    text = exported.content.decode("utf-8-sig")
+    for cell in ["'=1+1", "'-5 V", "'@SUM(A1)", "''Tis the season", "''=1+1"]:
+        assert f"\r\nF-{stems.index(cell[1:])},true_false,,,,,{cell}," in text
+
+    back = await client.post(
+        "/api/v1/certifications/KR-G/import",
+        headers=author,
+        files={"file": ("KR-F.csv", exported.content)},
+        data={"format": "csv"},
+    )
+    assert back.json()["created"] == len(stems), back.text
+    page = await client.get(
+        "/api/v1/questions", params={"certification": "KR-G", "limit": 50}, headers=author
+    )
+    imported = {q["external_id"]: q["version"] for q in page.json()["items"]}
+    assert {k: (v["content"]["stem"], v["tags"]) for k, v in imported.items()} == {
+        f"F-{n}": (stem, [stem]) for n, stem in enumerate(stems)
+    }

@@ -29,6 +29,7 @@ from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
 from certplatform.kernel.auth import Principal, UoW, require
 from certplatform.kernel.errors import Invalid
+from certplatform.kernel.media import attachment_headers, served
 from certplatform.kernel.storage import LocalStorage
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
@@ -289,7 +290,7 @@ async def export(
     return Response(
         data,
         media_type=fmt.media_type,
-        headers={"content-disposition": f'attachment; filename="{code}.{fmt.extension}"'},
+        headers=attachment_headers(f"{code}.{fmt.extension}"),
     )
 
 
@@ -301,9 +302,13 @@ async def media(
     uow: UoW,
     _: Annotated[object, Depends(require("catalog", "read"))],
 ) -> Response:
-    content_type, digest = await service.media_file(uow, code, filename)
+    _, digest = await service.media_file(uow, code, filename)
+    data = storage(request).get(digest)
+    # The type comes from the bytes on every request, not from the stored row: files kept
+    # from before imports were checked are judged the same way.
+    kind, headers = served(data, filename)
     return Response(
-        storage(request).get(digest),
-        media_type=content_type,
-        headers={"cache-control": "public, max-age=86400, immutable"},
+        data,
+        media_type=kind,
+        headers={**headers, "cache-control": "public, max-age=86400, immutable"},
     )

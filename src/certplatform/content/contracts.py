@@ -170,7 +170,12 @@ class QuestionContent(_Frozen):
 
 
 class Media(_Frozen):
-    """A file a question refers to from its stem as `![alt](media:FILENAME)`."""
+    """A file a question refers to from its stem as `![alt](media:FILENAME)`.
+
+    `content_type` is what the source claims (by name or header) and is only a hint: the
+    question bank stores and serves the type read from `data` (`kernel.media.sniff`) and
+    refuses files that are not an allowed image, audio or video file.
+    """
 
     filename: str = Field(min_length=1, max_length=200)
     content_type: str

@@ -56,6 +56,7 @@ from certplatform.content.models import (
     Subject,
     Topic,
 )
+from certplatform.kernel import media
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
@@ -259,17 +260,21 @@ def _store_media(
     uow: UnitOfWork,
     storage: LocalStorage,
     certification_id: str,
-    media: Sequence[Media],
+    files: Sequence[Media],
     existing: dict[str, MediaFile],
 ) -> None:
-    for item in media:
+    """Store files under their names, typed by their bytes (never by name or claim)."""
+    for item in files:
+        kind = media.sniff(item.data)
+        if kind is None:  # callers check first; this is the last line of defence
+            raise Invalid(_not_media(item.filename))
         digest = storage.put(item.data)
         row = existing.get(item.filename)
         if row is None:
             row = MediaFile(
                 certification_id=certification_id,
                 filename=item.filename,
-                content_type=item.content_type,
+                content_type=kind,
                 sha256=digest,
                 size=len(item.data),
                 created_at=utcnow(),
@@ -277,7 +282,7 @@ def _store_media(
             uow.session.add(row)
             existing[item.filename] = row
         elif row.sha256 != digest:
-            row.sha256, row.size, row.content_type = digest, len(item.data), item.content_type
+            row.sha256, row.size, row.content_type = digest, len(item.data), kind
 
 
 async def import_drafts(
@@ -305,6 +310,11 @@ async def import_drafts(
     seen_ids: dict[str, str] = {}
     valid: list[QuestionDraft] = []
     for draft in drafts:
+        bad_files = [m.filename for m in draft.media if media.sniff(m.data) is None]
+        if bad_files:
+            where = draft.location or draft.external_id or "an item"
+            errors += [f"{where}: {_not_media(name)}" for name in bad_files]
+            continue
         if draft.external_id:
             if draft.external_id in seen_ids:
                 errors.append(
@@ -406,10 +416,10 @@ async def import_drafts(
     for qid, current, draft in updates:
         await _add_version(uow, tree, qid, current, draft, author, "re-imported")
 
-    media = [m for d in valid for m in d.media]
-    if media:
-        existing = await repo.media_by_name(uow.session, cert_id, [m.filename for m in media])
-        _store_media(uow, storage, cert_id, media, existing)
+    files = [m for d in valid for m in d.media]
+    if files:
+        existing = await repo.media_by_name(uow.session, cert_id, [m.filename for m in files])
+        _store_media(uow, storage, cert_id, files, existing)
     await uow.session.flush()
     record_event(
         uow.session,
@@ -475,6 +485,7 @@ async def create_question(
     actor: Principal | None,
 ) -> QuestionOut:
     """Add one question as a draft."""
+    _check_media(draft)
     cert = await _certification(uow, certification_code)
     if draft.external_id and any(
         ext == draft.external_id for _, ext, *_ in await repo.question_index(uow.session, cert.id)
@@ -524,6 +535,7 @@ async def edit_question(
 
     `expected_version` guards against overwriting someone else's newer edit.
     """
+    _check_media(draft)
     question = await repo.question(uow.session, question_id)
     if question is None:
         raise NotFound("No such question.")
@@ -729,11 +741,11 @@ async def export_drafts(
             uow.session, ids[start : start + 2000]
         ):
             content = QuestionContent.model_validate(version.content)
-            media: list[Media] = []
+            attached: list[Media] = []
             if "media:" in content.stem:
                 if media_rows is None:
                     media_rows = await _all_media(uow, cert.id)
-                media = [
+                attached = [
                     Media(
                         filename=name, content_type=row.content_type, data=storage.get(row.sha256)
                     )
@@ -754,10 +766,25 @@ async def export_drafts(
                     tags=tuple(version.tags),
                     law_refs=tuple(LawReference.model_validate(r) for r in version.law_refs),
                     source=version.source,
-                    media=tuple(media),
+                    media=tuple(attached),
                 )
             )
     return drafts
+
+
+def _check_media(draft: QuestionDraft) -> None:
+    for item in draft.media:
+        if media.sniff(item.data) is None:
+            message = _not_media(item.filename)
+            raise Invalid(message[0].upper() + message[1:] + ".")
+
+
+def _not_media(filename: str) -> str:
+    return (
+        f"the attached file {filename!r} is not an image, audio or video file the platform "
+        f"can show (allowed: {media.ALLOWED_DESCRIPTION}, recognised by their content); "
+        "HTML, SVG, scripts and documents cannot be attached"
+    )
 
 
 async def _all_media(uow: UnitOfWork, certification_id: str) -> dict[str, MediaFile]:
@@ -1124,21 +1151,7 @@ def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:
 
 # ---- editor helpers: uploaded images, look-ups by external id ----------------------------
 
-MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 MAX_MEDIA = 5 * 1024 * 1024
-
-
-def _sniff_image(data: bytes) -> str | None:
-    """The image type the bytes really are (the browser's claim is not trusted)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 async def store_media(
@@ -1160,19 +1173,19 @@ async def store_media(
         raise Invalid("The file is empty.")
     if len(data) > MAX_MEDIA:
         raise Invalid("The image is larger than 5 MB.")
-    kind = _sniff_image(data)
-    if kind is None:
+    kind = media.sniff(data)
+    if kind not in media.IMAGE_TYPES:
         raise Invalid(
             f"{filename or 'The file'} is not a PNG, JPEG, GIF or WebP image"
             f"{f' ({content_type})' if content_type else ''}."
         )
     base = re.split(r"[\\/]", filename)[-1].rsplit(".", 1)[0]
     base = re.sub(r"[^\w.-]+", "-", base).strip(".-")[:80] or "image"
-    name = f"{base}.{MEDIA_TYPES[kind]}"
+    name = f"{base}.{media.IMAGE_TYPES[kind]}"
     digest = hashlib.sha256(data).hexdigest()
     existing = await repo.media_by_name(uow.session, cert.id, [name])
     if name in existing and existing[name].sha256 != digest:
-        name = f"{base}-{digest[:10]}.{MEDIA_TYPES[kind]}"
+        name = f"{base}-{digest[:10]}.{media.IMAGE_TYPES[kind]}"
         existing = await repo.media_by_name(uow.session, cert.id, [name])
     _store_media(
         uow, storage, cert.id, [Media(filename=name, content_type=kind, data=data)], existing

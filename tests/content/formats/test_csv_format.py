@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import string
 from pathlib import Path
@@ -503,10 +505,13 @@ def test_fcc_pool_round_trips_through_csv() -> None:
     assert all(same(a, b) for a, b in zip(pool, back, strict=True))
 
 
-texts = (
+plain_texts = (
     st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=12)
     | st.sampled_from(['가, "나"\n다', "a|b", "x:y", "back\\", "l#a=>w", "\\|:#=>"])
 ).map(str.strip)
+# Texts a spreadsheet would run as formulas, and texts starting with the quote that guards them.
+FORMULA_PREFIXES = ["=", "+", "-", "@", "＝", "＋", "－", "＠", "'", "''", "'=", "'-", "'a"]
+texts = plain_texts | st.builds(str.__add__, st.sampled_from(FORMULA_PREFIXES), plain_texts)
 filled = texts.filter(bool)
 weights = st.floats(-1, 1)
 
@@ -588,6 +593,113 @@ def test_any_drafts_round_trip(originals: list[QuestionDraft]) -> None:
     assert len(back) == len(originals)
     for original, parsed in zip(originals, back, strict=True):
         assert same(original, parsed)
+
+
+# Spreadsheet formulas (OWASP CSV injection)
+
+FORMULAS = ["=1+1", "-5 V", "@SUM(A1)", "+82 10", '=HYPERLINK("http://evil","x")', "\t=1", "＝1"]
+
+
+def cells(data: bytes) -> dict[str, str]:
+    """The one data row of an export, by column name, as a spreadsheet gets it."""
+    header, row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    return dict(zip(header, row, strict=True))
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_a_cell_a_spreadsheet_would_run_is_exported_as_text_and_reads_back_exactly(
+    text: str,
+) -> None:
+    original = draft(
+        QuestionContent(
+            type=QuestionType.SINGLE_CHOICE,
+            stem=text,
+            choices=(Choice(id="A", text=text, weight=1.0), Choice(id="B", text="b")),
+            explanation=text,
+        ),
+        external_id=text,
+        title=text,
+        source=text,
+        subject_name=text,
+    )
+    row = cells(csv_format.dump([original]))
+    for name in ("code", "question", "choice_a", "explanation", "title", "source", "subject_name"):
+        assert row[name] == "'" + text, name
+    (back,) = round_trip([original])
+    assert same(original, back)
+
+
+def test_numeric_answers_below_zero_and_tags_are_guarded_too() -> None:
+    original = draft(
+        QuestionContent(
+            type=QuestionType.NUMERIC,
+            stem="Q?",
+            numeric_answers=(NumericAnswer(value=-5.0, tolerance=0.5),),
+        ),
+        tags=("@home", "=x"),
+    )
+    row = cells(csv_format.dump([original]))
+    assert (row["answer"], row["tags"]) == ("'-5±0.5", "'@home|=x")
+    (back,) = round_trip([original])
+    assert same(original, back)
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("'Tis", "''Tis"),
+        ("'=1+1", "''=1+1"),
+        ("''", "'''"),
+        ("'", "''"),
+        ("it's", "it's"),
+        ("1+1=2", "1+1=2"),
+    ],
+)
+def test_a_text_that_starts_with_a_quote_keeps_it(text: str, written: str) -> None:
+    original = draft(
+        QuestionContent(type=QuestionType.TRUE_FALSE, stem=text, true_false_answer=True)
+    )
+    assert cells(csv_format.dump([original]))["question"] == written
+    (back,) = round_trip([original])
+    assert back.content.stem == text
+
+
+def test_a_hand_written_quote_before_plain_text_is_kept() -> None:
+    assert (
+        only("type,question,answer\ntrue_false,'Tis the season,true\n").content.stem
+        == "'Tis the season"
+    )
+    assert only("type,question,answer\ntrue_false,'=1+1 is?,true\n").content.stem == "=1+1 is?"
+
+
+@given(st.text())
+def test_neutralise_then_restore_gives_back_every_string(text: str) -> None:
+    cell = csv_format.neutralise(text)
+    assert not cell.startswith(csv_format.FORMULA_STARTS)
+    assert csv_format.restore(cell) == text
+
+
+@given(
+    st.builds(
+        str.__add__,
+        st.sampled_from(["\t", "\n", "'\t", "\t'", *FORMULA_PREFIXES]),
+        st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=12),
+    )
+    .map(str.rstrip)
+    .filter(str.strip)
+)
+def test_any_stem_choice_and_explanation_round_trip(text: str) -> None:
+    # The format drops spaces around a cell; a guarded cell keeps the ones after its quote.
+    original = draft(
+        QuestionContent(
+            type=QuestionType.SINGLE_CHOICE,
+            stem=text,
+            choices=(Choice(id="A", text=text, weight=1.0), Choice(id="B", text="b")),
+            explanation=text,
+        )
+    )
+    (back,) = round_trip([original])
+    assert same(original, back)
 
 
 @given(st.binary(max_size=400))

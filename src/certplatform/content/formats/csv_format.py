@@ -2,6 +2,10 @@
 
 Cells holding lists (`answer`, `tags`, `law_refs`) separate entries with `|`; a backslash
 makes the next character literal, so `\\|`, `\\:`, `\\#` and `\\\\` stand for themselves.
+
+A cell a spreadsheet would run as a formula is written with a leading `'` (OWASP CSV
+injection), and so is a cell that starts with `'` itself; the reader drops exactly that one
+quote, so every text reads back as it was written.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ _TYPES = {t.value: t for t in QuestionType}
 _TRUE = ("true", "t", "o", "yes", "y", "1")
 _FALSE = ("false", "f", "x", "no", "n", "0")
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+# Excel, LibreOffice and Google Sheets run a cell starting with one of these as a formula
+# (OWASP "CSV Injection"); the full-width forms are what Korean and Japanese input methods
+# type, and a line break stands in for the carriage return the reader turns into one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+GUARD = "'"
+_GUARDED = (*FORMULA_STARTS, GUARD)
 
 
 class _BadItemError(Exception):
@@ -224,9 +235,12 @@ def _draft(row: list[str], layout: _Layout, location: str) -> QuestionDraft:
         )
     width = len(row)
     cells = {
-        name: row[index].strip() if index < width else "" for name, index in layout.columns.items()
+        name: restore(row[index].strip()) if index < width else ""
+        for name, index in layout.columns.items()
     }
-    choices = [(letter, row[index].strip()) for letter, index in layout.choices if index < width]
+    choices = [
+        (letter, restore(row[index].strip())) for letter, index in layout.choices if index < width
+    ]
     # One validation of the whole draft: separate model calls per choice cost twice the time.
     return QuestionDraft.model_validate(
         {
@@ -502,8 +516,27 @@ def dump(drafts: Iterable[QuestionDraft]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*HEAD_FIELDS, *CHOICE_COLUMNS[:width], *TAIL_FIELDS])
     for head, choices, tail in rows:
-        writer.writerow([*head, *choices, *[""] * (width - len(choices)), *tail])
+        cells = [*head, *choices, *[""] * (width - len(choices)), *tail]
+        writer.writerow([neutralise(cell) for cell in cells])
     return out.getvalue().encode("utf-8-sig")
+
+
+def neutralise(cell: str) -> str:
+    """The cell as text a spreadsheet shows but never runs: `=1+1` → `'=1+1`.
+
+    A cell already starting with `'` gets one more, so that `restore` can tell them apart.
+    """
+    return GUARD + cell if cell.startswith(_GUARDED) else cell
+
+
+def restore(cell: str) -> str:
+    """The text `neutralise` was given: drops the one `'` it adds, and only that one.
+
+    A `'` followed by anything else is the text's own (`'Tis` reads as `'Tis`).
+    """
+    if cell.startswith(GUARD) and cell[1:].startswith(_GUARDED):
+        return cell[1:]
+    return cell
 
 
 def _row(draft: QuestionDraft) -> tuple[list[str], list[str], list[str]]:

@@ -27,6 +27,7 @@ from certplatform.content.formats.base import ImportFormatError
 from certplatform.content.service import ImportRejected
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.errors import AppError, Invalid
+from certplatform.kernel.media import attachment_headers
 from certplatform.kernel.settings import Settings
 from certplatform.web import i18n
 from certplatform.web.views.admin._shared import (
@@ -306,9 +307,8 @@ async def export(
             request, uow, export_error=i18n.gettext(exc.message), status=exc.status_code
         )
     fmt = registry.get_format(format)
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", certification)
     return Response(
         data,
         media_type=fmt.media_type,
-        headers={"content-disposition": f'attachment; filename="{safe}.{fmt.extension}"'},
+        headers=attachment_headers(f"{certification}.{fmt.extension}"),
     )
