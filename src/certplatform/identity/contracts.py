@@ -17,6 +17,7 @@ class UserOut(BaseModel):
     role: Role
     display_name: str
     locale: str
+    time_zone: str | None = None
     is_active: bool
     created_at: datetime
 

@@ -18,6 +18,8 @@ class User(IdMixin, TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default="learner")
     display_name: Mapped[str] = mapped_column(String(100))
     locale: Mapped[str] = mapped_column(String(8), default="ko")
+    # An IANA zone name chosen in the settings; None follows the browser.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

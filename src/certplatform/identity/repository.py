@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,10 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
+
+
+async def set_time_zone(session: AsyncSession, user_id: str, name: str | None) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(time_zone=name))
 
 
 async def list_users(

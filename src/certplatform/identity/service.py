@@ -33,6 +33,7 @@ from certplatform.kernel.errors import (
     TooManyRequests,
 )
 from certplatform.kernel.events import record_event
+from certplatform.kernel.zones import known_zone
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -338,12 +339,20 @@ async def principal_for_token(uow: UnitOfWork, token: str, via: str) -> Principa
         via="cookie" if via == "cookie" else "bearer",
         session_id=auth_session.id,
         csrf_token=auth_session.csrf_token,
+        time_zone=user.time_zone,
     )
 
 
 async def sign_out(uow: UnitOfWork, principal: Principal) -> None:
     await repo.delete_session(uow.session, principal.session_id)
     record_event(uow.session, "certplatform.identity.logout.v1", {"user_id": principal.user_id})
+
+
+async def set_time_zone(uow: UnitOfWork, principal: Principal, name: str | None) -> None:
+    """Show times in this zone (an IANA name such as Asia/Seoul); None follows the browser."""
+    if name is not None and known_zone(name) is None:
+        raise Invalid("Choose a time zone from the list.")
+    await repo.set_time_zone(uow.session, principal.user_id, name)
 
 
 async def change_password(uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:

@@ -35,6 +35,7 @@ class Principal:
     via: Literal["cookie", "bearer"]
     session_id: str
     csrf_token: str | None = None
+    time_zone: str | None = None
 
 
 Authenticator = Callable[[Request, UnitOfWork], Awaitable[Principal | None]]

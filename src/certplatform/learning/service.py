@@ -20,6 +20,7 @@ from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
+from certplatform.kernel.zones import zone
 from certplatform.learning import display
 from certplatform.learning import repository as repo
 from certplatform.learning.contracts import (
@@ -116,7 +117,18 @@ async def get_settings(uow: UnitOfWork, principal: Principal) -> LearningSetting
 async def update_settings(
     uow: UnitOfWork, principal: Principal, settings: LearningSettings
 ) -> LearningSettings:
-    """Set the desired retention and the exam dates (an omitted certification is cleared)."""
+    """Set the desired retention and the exam dates (an omitted certification is cleared).
+
+    A new or changed exam date must not lie in the past of the learner's own day; a date
+    kept from before stays even after the exam."""
+    kept = {
+        d.certification_code: d.exam_date
+        for d in await repo.exam_dates(uow.session, principal.user_id)
+    }
+    today = datetime.now(zone(principal.time_zone)).date()
+    for code, day in sorted(settings.exam_dates.items()):
+        if day < today and kept.get(code) != day:
+            raise Invalid("That exam date has passed; choose today or a later day.")
     row = await repo.settings_of(uow.session, principal.user_id)
     if row is None:
         row = LearnerSettings(user_id=principal.user_id)

@@ -52,6 +52,8 @@ TITLES = {
 }
 # Messages of the services that pages show as they are; translated like page text.
 SERVICE_MESSAGES = (
+    N_("That exam date has passed; choose today or a later day."),
+    N_("Choose a time zone from the list."),
     N_("Wrong email or password."),
     N_("Too many failed sign-ins for this account; wait a minute and try again."),
     N_("Too many sign-in attempts from your network; wait a minute and try again."),

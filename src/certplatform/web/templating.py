@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from contextvars import ContextVar
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from certplatform.kernel.zones import DEFAULT_ZONE, known_zone, zone
 from certplatform.web import i18n
 from certplatform.web.markdown import render as render_markdown
 
-ZONES = {"ko": ZoneInfo("Asia/Seoul"), "en": ZoneInfo("UTC")}
+ZONE_COOKIE = "tz"  # the browser's own zone, set by static/js/zone.js
+_zone: ContextVar[str] = ContextVar("zone", default=DEFAULT_ZONE)
 
 env = Environment(
     loader=PackageLoader("certplatform.web", "templates"),
@@ -27,11 +29,24 @@ env = Environment(
 env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
-def _when(value: datetime | None, fmt: str = "medium") -> str:
+def zone_name(request: Request) -> str:
+    """Where this person's times are shown: their setting, else their browser's, else Seoul."""
+    user = getattr(request.state, "principal", None)
+    chosen = user.time_zone if user is not None else None
+    return known_zone(chosen) or known_zone(request.cookies.get(ZONE_COOKIE)) or DEFAULT_ZONE
+
+
+def _when(value: datetime | None, fmt: str = "medium", *, with_zone: bool = False) -> str:
+    """A moment in the reader's zone and language; `with_zone` names the zone (deadlines)."""
     if value is None:
         return ""
-    lang = i18n.current()
-    return format_datetime(value, fmt, tzinfo=ZONES[lang], locale=lang)
+    tz = zone(_zone.get())
+    shown = format_datetime(value, fmt, tzinfo=tz, locale=i18n.current())
+    return f"{shown} ({value.astimezone(tz).tzname()})" if with_zone else shown
+
+
+def _day(value: date | None) -> str:
+    return "" if value is None else format_date(value, "medium", locale=i18n.current())
 
 
 def _number(value: float) -> str:
@@ -40,6 +55,7 @@ def _number(value: float) -> str:
 
 env.filters["markdown"] = render_markdown
 env.filters["when"] = _when
+env.filters["day"] = _day
 env.filters["number"] = _number
 
 
@@ -56,6 +72,7 @@ def page(
 ) -> HTMLResponse:
     """Render a page with what every page needs (language, user, CSRF token, path)."""
     user = getattr(request.state, "principal", None)
+    _zone.set(zone_name(request))
     data = {
         "request": request,
         "lang": i18n.current(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -16,11 +17,12 @@ from certplatform.kernel.auth import Principal, Requirement, signed_in
 from certplatform.kernel.errors import AppError, Invalid, NotAuthenticated, TooManyRequests
 from certplatform.kernel.net import client_ip
 from certplatform.kernel.settings import Settings
+from certplatform.kernel.zones import known_zone, zone_names
 from certplatform.learning import service as learning
 from certplatform.learning.contracts import LearningSettings
 from certplatform.web import i18n
 from certplatform.web.security import LANG_COOKIE, check_anonymous_csrf
-from certplatform.web.templating import page
+from certplatform.web.templating import ZONE_COOKIE, page
 from certplatform.web.views.common import UoW, form, redirect, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -144,6 +146,9 @@ async def _settings_page(
     context = {
         "settings": await learning.get_settings(uow, principal),
         "certifications": await content.list_certifications(uow),
+        "time_zone": principal.time_zone,
+        "browser_zone": known_zone(request.cookies.get(ZONE_COOKIE)),
+        "zones": zone_names(),
         "message": message,
         "error": error,
     }
@@ -174,7 +179,22 @@ async def save_settings(request: Request, uow: UoW, principal: SelfWrite) -> HTM
             error=i18n.gettext("Check the retention (0.70–0.97) and the dates."),
             status=422,
         )
-    await learning.update_settings(uow, signed_in(principal), wanted)
+    try:
+        await learning.update_settings(uow, signed_in(principal), wanted)
+    except Invalid as exc:
+        return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
+    return await _settings_page(request, uow, message=i18n.gettext("Saved."))
+
+
+@router.post("/settings/zone", response_class=HTMLResponse)
+async def save_time_zone(request: Request, uow: UoW, principal: SelfWrite) -> HTMLResponse:
+    chosen = (await form(request)).get("time_zone", "") or None
+    try:
+        await identity.set_time_zone(uow, signed_in(principal), chosen)
+    except Invalid as exc:
+        return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
+    # This very page already shows times in the new zone.
+    request.state.principal = replace(signed_in(principal), time_zone=chosen)
     return await _settings_page(request, uow, message=i18n.gettext("Saved."))
 
 

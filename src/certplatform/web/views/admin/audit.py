@@ -13,8 +13,9 @@ from certplatform.audit import service as audit
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
 from certplatform.identity import service as identity
 from certplatform.kernel.errors import AppError, Invalid, NotFound
+from certplatform.kernel.zones import zone as zone_info
 from certplatform.web import i18n
-from certplatform.web.templating import ZONES, env
+from certplatform.web.templating import env, zone_name
 from certplatform.web.views.admin._shared import (
     AuditReader,
     UoW,
@@ -83,7 +84,7 @@ async def _names(uow: UoW, entries: list[AuditEntryOut]) -> dict[str, str]:
 async def audit_page(
     request: Request, uow: UoW, filters: AuditFilters, result: VerifyResult | None = None
 ) -> HTMLResponse:
-    zone = ZONES[i18n.current()]
+    zone = zone_info(zone_name(request))  # the days of the filter are the reader's days
     entries: list[AuditEntryOut] = []
     error = None
     status = 200
