@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from certplatform.app import relay_events
 from certplatform.kernel.db import Database
+from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import bearer
+from tests.support.exams import load
 
 POOLS = Path(__file__).resolve().parents[2] / "src/certplatform/demo/data/fcc"
 AIKEN = (
@@ -285,3 +287,35 @@ async def test_csv_export_guards_formulas_and_imports_back_the_same_text(
     assert {k: (v["content"]["stem"], v["tags"]) for k, v in imported.items()} == {
         f"F-{n}": (stem, [stem]) for n, stem in enumerate(stems)
     }
+
+
+async def test_past_papers_list_their_questions_only_to_those_who_edit_forms(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    """Which questions a fixed paper holds would let a learner practise them first: the
+    catalogue shows the paper's sections, counts and time limit, not its question ids."""
+    await load(db, storage, "KR-INFO-ENGINEER")
+    path = "/api/v1/certifications/KR-INFO-ENGINEER/past-papers"
+    author = await client.get(path, headers=await bearer(client, db, "author"))
+    [form] = author.json()
+    question_ids = {i["question_id"] for i in form["items"]}
+    assert len(question_ids) == 100
+    for headers in ({}, await bearer(client, db)):
+        reply = await client.get(path, headers=headers)
+        assert reply.status_code == 200
+        [paper] = reply.json()
+        assert not [q for q in question_ids if q in reply.text]
+        assert set(paper) == {
+            "id",
+            "certification_code",
+            "code",
+            "name",
+            "source",
+            "time_limit_minutes",
+            "pass_rule",
+            "question_count",
+            "sections",
+        }
+        assert (paper["id"], paper["question_count"]) == (form["id"], 100)
+        assert paper["time_limit_minutes"] == form["time_limit_minutes"]
+        assert [(s["question_count"], s["points"]) for s in paper["sections"]] == [(20, 100)] * 5

@@ -18,7 +18,8 @@ from certplatform.kernel.db import Database, utcnow
 from certplatform.kernel.settings import Settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning import service as learning
-from certplatform.learning.models import Attempt
+from certplatform.learning.models import Attempt, PracticeSession, ReviewCard, WrongNote
+from certplatform.learning.scheduling import ReviewScheduler, rating_for
 from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.exams import load
 
@@ -273,9 +274,15 @@ def leaks(text: str, explanations: list[str]) -> list[str]:
     ]
     values = _strings(json.loads(text))
     found += [e[:30] for e in explanations if any(e in v for v in values)]
-    if re.search(r'"correct"\s*:', readable):
+    # Correctness is a boolean; a practice run's `correct` is a count of my answers.
+    if re.search(r'"correct"\s*:\s*(true|false)', readable):
         found.append('"correct"')
     return found
+
+
+LOCKED = "This question is part of your exam in progress; practise it after you submit."
+ALL_LOCKED = "Every question here is part of your exam in progress; practise them after you submit."
+MEMO = "정답은 ③ (memo with the key)"
 
 
 async def test_no_key_material_leaves_while_the_attempt_is_open(
@@ -289,6 +296,13 @@ async def test_no_key_material_leaves_while_the_attempt_is_open(
     def everything_of(head: str, call: str, type_name: str) -> str:
         return f"{head} {{ {call} {{ {everything(types, type_name)} }} }}"
 
+    # A practice run started before the exam holds questions the exam will draw.
+    early = await data(
+        client,
+        f'mutation {{ startPractice(certification: "{KR}", limit: 500) {{ id }} }}',
+        None,
+        learner,
+    )
     bp = await blueprint(client, KR)
     started = await post(
         client,
@@ -298,17 +312,73 @@ async def test_no_key_material_leaves_while_the_attempt_is_open(
     )
     view = started.json()["data"]["startAttempt"]
     attempt, first = view["id"], view["items"][0]
+    exam_ids = {i["question"]["questionId"] for i in view["items"]}
     async with db.transaction() as uow:
-        versions = await content.current_versions(
-            uow, [i["question"]["questionId"] for i in view["items"]]
-        )
+        versions = await content.current_versions(uow, list(exam_ids))
+        run = await uow.session.get(PracticeSession, early["startPractice"]["id"])
+        assert run is not None
+        locked_at = next(n for n, q in enumerate(run.question_ids) if q in exam_ids)
+        pool = len(run.question_ids)
+        # Every way back to the exam's questions: notes (the memo holds the key), due cards.
+        state, _ = ReviewScheduler(0.9, None).review(None, rating_for(False, 1, 60_000), utcnow())
+        for qid in exam_ids:
+            uow.session.add(
+                WrongNote(
+                    user_id=run.user_id,
+                    question_id=qid,
+                    certification_code=KR,
+                    memo=MEMO,
+                    wrong_count=1,
+                    streak=0,
+                    last_wrong_at=utcnow(),
+                )
+            )
+            uow.session.add(
+                ReviewCard(
+                    user_id=run.user_id,
+                    question_id=qid,
+                    certification_code=KR,
+                    state=dict(state),
+                    due_at=utcnow() - timedelta(days=1),
+                    reviews=1,
+                )
+            )
+    for qid in exam_ids:
+        assert (await client.put(f"/api/v1/bookmarks/{qid}", headers=learner)).status_code == 204
     explanations = [v.content.explanation for v in versions.values() if v.content.explanation]
     assert len(explanations) > 50  # the walk has something to look for
+    explanations.append(MEMO)
 
     replies = {"startAttempt": started.text}
-    variables = {"id": attempt, "pos": first["position"], "cert": KR}
+    variables = {
+        "id": attempt,
+        "pos": first["position"],
+        "cert": KR,
+        "sid": early["startPractice"]["id"],
+        "lpos": locked_at,
+    }
     by_id, by_cert = "query Q($id: ID!)", "query Q($cert: String)"
+    practice = {
+        f"startPractice {mode} {order}": everything_of(
+            "mutation P($cert: String!)",
+            f"startPractice(certification: $cert, mode: {mode}, order: {order}, limit: 500)",
+            "PracticeSession",
+        )
+        for mode in ("ALL", "NEW", "WRONG", "BOOKMARKED", "DUE")
+        for order in ("SEQUENTIAL", "RANDOM")
+    }
     walk = {
+        **practice,
+        "practiceQuestion": everything_of(
+            "query Q($sid: ID!, $lpos: Int!)",
+            "practiceQuestion(sessionId: $sid, position: $lpos)",
+            "PracticeQuestion",
+        ),
+        "answerPractice": everything_of(
+            "mutation M($sid: ID!, $lpos: Int!)",
+            'answerPractice(sessionId: $sid, position: $lpos, answer: {choices: ["1"]})',
+            "Feedback",
+        ),
         "attempt": everything_of(by_id, "attempt(id: $id)", "Attempt"),
         "saveAnswer": everything_of(
             "mutation M($id: ID!, $pos: Int!)",
@@ -333,6 +403,19 @@ async def test_no_key_material_leaves_while_the_attempt_is_open(
         [problem] = json.loads(replies[name])["errors"]
         assert problem["message"] == "The attempt is still open; submit it first."
         assert problem["extensions"] == {"code": "conflict", "status": 409}
+    for name in ("practiceQuestion", "answerPractice"):
+        [problem] = json.loads(replies[name])["errors"]
+        assert problem["message"] == LOCKED, name
+        assert problem["extensions"] == {"code": "conflict", "status": 409}
+    for name in practice:
+        reply = json.loads(replies[name])
+        if any(mode in name for mode in ("WRONG", "BOOKMARKED", "DUE")):  # exam questions only
+            [problem] = reply["errors"]
+            assert problem["message"] == ALL_LOCKED, name
+        else:
+            assert reply["data"][name.split()[0]]["total"] == pool - len(exam_ids), name
+    notes = json.loads(replies["wrongNotes"])["data"]["wrongNotes"]
+    assert notes == []  # they wait for the submit
     saved = json.loads(replies["saveAnswer"])["data"]["saveAnswer"]
     assert saved["applied"] is True
     assert json.loads(replies["reportIntegrityEvent"])["data"] == {"reportIntegrityEvent": True}

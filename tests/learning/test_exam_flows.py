@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from certplatform.content import service as content
-from certplatform.kernel.db import Database
+from certplatform.kernel.db import Database, utcnow
 from certplatform.kernel.storage import LocalStorage
+from certplatform.learning.models import AnswerRecord, PracticeSession, ReviewCard, WrongNote
+from certplatform.learning.scheduling import ReviewScheduler, rating_for
 from tests.support.accounts import bearer
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
@@ -152,6 +156,179 @@ async def test_keys_never_leave_the_server_while_the_attempt_is_open(
         for explanation in explanations:
             assert explanation not in text
         assert not re.search(r'"correct"\s*:', text)
+
+
+KR = "KR-INFO-ENGINEER"
+LOCKED = "This question is part of your exam in progress; practise it after you submit."
+ALL_LOCKED = "Every question here is part of your exam in progress; practise them after you submit."
+MEMO = "정답은 ③ (memo with the key)"
+
+
+def _readable(reply: httpx.Response) -> str:
+    """JSON decoded (it escapes Korean), HTML as it is."""
+    if reply.headers.get("content-type", "").startswith("application/json"):
+        return json.dumps(reply.json(), ensure_ascii=False)
+    return reply.text
+
+
+async def test_no_route_gives_the_key_of_a_question_in_my_open_attempt(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    """Practice in every mode, order and scope, bookmarks, the wrong-answer note, the review
+    queue, search, past reviews and past-paper listings, while the learner sits a paper."""
+    await load(db, storage, KR)
+    learner = await bearer(client, db)
+    author = await bearer(client, db, "author")
+    async with db.transaction() as uow:
+        [paper] = await content.past_papers(uow, KR)
+        everything = await content.find_questions(uow, certification_code=KR, limit=1000)
+    exam_ids = {i.question_id for i in paper.items}
+    explanations = {q.id: q.version.content.explanation for q in everything}
+    elsewhere = {e for q, e in explanations.items() if q not in exam_ids}
+    secrets = [e for q, e in explanations.items() if q in exam_ids and e and e not in elsewhere]
+    assert len(secrets) > 50  # the walk has something to look for
+    topic = next(q.topic_code for q in everything if q.id in exam_ids and q.topic_code)
+
+    async def practise(spec: dict[str, object]) -> httpx.Response:
+        body = {"certification": KR, "limit": 500, **spec}
+        return await client.post("/api/v1/practice/sessions", json=body, headers=learner)
+
+    # Before the exam: a practice run over everything, a submitted sitting of the same
+    # paper (its review shows the keys), bookmarks, notes with the key in the memo, and
+    # review cards that are due: every way back to these questions.
+    early = (await practise({})).json()["id"]
+    first = await client.post("/api/v1/attempts", json={"paper_id": paper.id}, headers=learner)
+    await client.post(f"/api/v1/attempts/{first.json()['id']}/submit", headers=learner)
+    for qid in exam_ids:
+        assert (await client.put(f"/api/v1/bookmarks/{qid}", headers=learner)).status_code == 204
+    async with db.transaction() as uow:
+        run = await uow.session.get(PracticeSession, early)
+        assert run is not None
+        user_id, early_ids = run.user_id, run.question_ids
+        state, _ = ReviewScheduler(0.9, None).review(
+            None, rating_for(False, 1000, 60_000), utcnow()
+        )
+        for qid in exam_ids:
+            uow.session.add(
+                WrongNote(
+                    user_id=user_id,
+                    question_id=qid,
+                    certification_code=KR,
+                    memo=MEMO,
+                    wrong_count=1,
+                    streak=0,
+                    last_wrong_at=utcnow(),
+                )
+            )
+            uow.session.add(
+                ReviewCard(
+                    user_id=user_id,
+                    question_id=qid,
+                    certification_code=KR,
+                    state=dict(state),
+                    due_at=utcnow() - timedelta(days=1),
+                    reviews=1,
+                )
+            )
+    locked_at = next(n for n, q in enumerate(early_ids) if q in exam_ids)
+
+    sitting = await client.post("/api/v1/attempts", json={"paper_id": paper.id}, headers=learner)
+    assert sitting.status_code == 201
+    replies: dict[str, httpx.Response] = {}
+
+    # Practice: every mode, in both orders, over the certification, a subject and a topic.
+    subject = paper.items[0].section_code
+    for mode in ("all", "new", "wrong", "bookmarked", "due"):
+        for order in ("sequential", "random"):
+            for scope in ({}, {"subject": subject}, {"subject": subject, "topic": topic}):
+                name = f"start {mode} {order} {scope}"
+                started = await practise({"mode": mode, "order": order, **scope})
+                replies[name] = started
+                if mode in ("wrong", "bookmarked", "due"):
+                    assert started.status_code == 409, name  # only exam questions there
+                    assert started.json()["error"]["message"] == ALL_LOCKED, name
+                    continue
+                if started.status_code == 409:  # every question of the scope is in the exam
+                    assert started.json()["error"]["message"] == ALL_LOCKED, name
+                    continue
+                assert started.status_code == 201, name
+                session = started.json()
+                for n in range(session["total"]):
+                    shown = await client.get(
+                        f"/api/v1/practice/sessions/{session['id']}/questions/{n}", headers=learner
+                    )
+                    assert shown.status_code == 200, name
+                    assert shown.json()["question"]["question_id"] not in exam_ids, name
+
+    # The run started before the exam still holds its questions: they are refused.
+    base = f"/api/v1/practice/sessions/{early}/questions/{locked_at}"
+    replies["early question"] = await client.get(base, headers=learner)
+    replies["early answer"] = await client.post(
+        f"{base}/answer", json={"answer": {"choices": ["1"]}}, headers=learner
+    )
+    for name in ("early question", "early answer"):
+        assert replies[name].status_code == 409, name
+        assert replies[name].json()["error"]["message"] == LOCKED, name
+    async with db.transaction() as uow:
+        answered = await uow.session.scalar(select(func.count()).select_from(AnswerRecord))
+    assert answered == 0  # the refused answer changed nothing
+
+    # Remediation lists, search, the review of the earlier sitting, pages.
+    for path in ("/api/v1/bookmarks", "/api/v1/wrong-notes", "/api/v1/reviews/due"):
+        replies[path] = await client.get(path, headers=learner)
+        assert replies[path].status_code == 200, path
+    assert replies["/api/v1/wrong-notes"].json() == []  # the notes wait for the submit
+    some = next(iter(exam_ids))
+    for path in (f"/api/v1/questions?q={topic}", f"/api/v1/questions/{some}"):
+        replies[path] = await client.get(path, headers=learner)
+        assert replies[path].status_code == 403, path
+    review = f"/api/v1/attempts/{first.json()['id']}/review"
+    replies[review] = await client.get(review, headers=learner)
+    assert replies[review].status_code == 409
+    page = f"/practice/{early}/{locked_at}"
+    replies[page] = await client.get(page, headers=learner)
+    assert replies[page].status_code == 409
+    assert "진행 중인 시험에 포함된 문제입니다" in replies[page].text
+    for path in (
+        "/notes",
+        "/bookmarks",
+        "/reviews",
+        f"/certifications/{KR}",
+        f"/practice/{early}/done",
+    ):
+        replies[path] = await client.get(path, headers=learner)
+        assert replies[path].status_code == 200, path
+    empty = f"/practice/start?certification={KR}&mode=bookmarked"
+    replies[empty] = await client.get(empty, headers=learner)
+    assert "모두 진행 중인 시험에 포함되어 있습니다" in replies[empty].text
+    for path in (f"/api/v1/certifications/{KR}/past-papers", "/api/v1/certifications/{KR}"):
+        replies[f"anonymous {path}"] = await client.get(path.format(KR=KR))
+
+    for name, reply in replies.items():
+        text = _readable(reply)
+        assert MEMO not in text, name
+        assert not [e[:30] for e in secrets if e in text], name
+        if name.startswith("anonymous"):  # which questions a paper holds is not public
+            assert not [q for q in exam_ids if q in text], name
+    [summary] = replies[f"anonymous /api/v1/certifications/{KR}/past-papers"].json()
+    assert summary["question_count"] == 100
+    assert [s["question_count"] for s in summary["sections"]] == [20] * 5
+    assert "items" not in summary
+    forms = await client.get(f"/api/v1/certifications/{KR}/past-papers", headers=author)
+    assert {i["question_id"] for i in forms.json()[0]["items"]} == exam_ids
+
+    # After the submit everything opens again, and the detector sees a key when one comes.
+    await client.post(f"/api/v1/attempts/{sitting.json()['id']}/submit", headers=learner)
+    session = (await practise({"mode": "bookmarked"})).json()
+    feedback = await client.post(
+        f"/api/v1/practice/sessions/{session['id']}/questions/0/answer",
+        json={"answer": {"choices": ["1"]}},
+        headers=learner,
+    )
+    assert feedback.status_code == 200
+    assert any(e in _readable(feedback) for e in secrets)
+    notes = (await client.get("/api/v1/wrong-notes", headers=learner)).json()
+    assert {n["question_id"] for n in notes} == exam_ids
 
 
 async def test_saves_are_idempotent_and_the_last_operation_wins(

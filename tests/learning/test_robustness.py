@@ -1,5 +1,6 @@
 """Robustness: concurrent submits grade once, acknowledged answers survive SIGKILL,
-a second device resumes the same attempt, regrading after a key fix."""
+a second device resumes the same attempt, regrading after a key fix, a practice answer
+racing an exam start."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from certplatform.kernel.db import Database
+from certplatform.content import service as content
+from certplatform.kernel.auth import Principal
+from certplatform.kernel.db import Database, new_id
+from certplatform.kernel.errors import Conflict
 from certplatform.kernel.events import OutboxEvent
 from certplatform.kernel.storage import LocalStorage
-from certplatform.learning.models import AnswerRecord
+from certplatform.learning import service as learning
+from certplatform.learning.contracts import PracticeStart, ResponseIn
+from certplatform.learning.models import AnswerRecord, PracticeSession
 from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
@@ -236,3 +242,49 @@ async def test_acknowledged_answers_survive_sigkill(
     assert answers == acked
     assert resumed["deadline_at"] == view["deadline_at"]
     assert resumed["status"] == "open"
+
+
+async def test_a_practice_answer_racing_an_exam_start_gets_no_key_of_the_exam(
+    db: Database, storage: LocalStorage
+) -> None:
+    """The answer checks the lock while the exam's transaction is still uncommitted: it
+    must wait for that transaction and then be refused, not grade from a stale view."""
+    await load(db, storage, "KR-INFO-ENGINEER")
+    me = Principal(new_id(), "racer@example.com", "learner", "Racer", "bearer", "s")
+    async with db.transaction() as uow:
+        [paper] = await content.past_papers(uow, "KR-INFO-ENGINEER")
+        spec = PracticeStart(certification="KR-INFO-ENGINEER", limit=500)
+        run = await learning.start_practice(uow, me, spec)
+        row = await uow.session.get(PracticeSession, run.id)
+        assert row is not None
+    exam_ids = {i.question_id for i in paper.items}
+    position = next(n for n, q in enumerate(row.question_ids) if q in exam_ids)
+
+    async def answer() -> object:
+        async with db.transaction() as uow:
+            return await learning.answer_practice(
+                uow, me, run.id, position, ResponseIn(choices=("1",)), 0, clear_after=2
+            )
+
+    # The racer has reached the database once it sends the learner lock (PostgreSQL's
+    # advisory lock, SQLite's write lock) or, without one, its first write; or it is done.
+    reached = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if any(m in statement for m in ("pg_advisory_xact_lock", "WHERE 0 = 1", "INSERT")):
+            loop.call_soon_threadsafe(reached.set)
+
+    async with db.transaction() as exam:
+        await learning.start_attempt(exam, me, paper_id=paper.id)
+        event.listen(db.engine.sync_engine, "before_cursor_execute", watch)
+        try:
+            racer = asyncio.create_task(answer())
+            racer.add_done_callback(lambda _: reached.set())
+            await reached.wait()
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", watch)
+    with pytest.raises(Conflict, match="part of your exam in progress"):
+        await racer
+    async with db.transaction() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(AnswerRecord)) == 0

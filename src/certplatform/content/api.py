@@ -19,6 +19,7 @@ from certplatform.content.contracts import (
     LawReference,
     PastPaperOut,
     PastPaperSpec,
+    PastPaperSummary,
     QuestionContent,
     QuestionDraft,
     QuestionOut,
@@ -27,7 +28,7 @@ from certplatform.content.contracts import (
 )
 from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
-from certplatform.kernel.auth import Principal, UoW, require
+from certplatform.kernel.auth import Principal, UoW, allowed, require
 from certplatform.kernel.errors import Invalid
 from certplatform.kernel.media import attachment_headers, served
 from certplatform.kernel.storage import LocalStorage
@@ -126,11 +127,22 @@ async def blueprint_coverage(
     return await service.coverage(uow, blueprint_id)
 
 
-@router.get("/certifications/{code}/past-papers", response_model=list[PastPaperOut])
+@router.get(
+    "/certifications/{code}/past-papers",
+    response_model=list[PastPaperOut] | list[PastPaperSummary],
+)
 async def past_papers(
-    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
-) -> list[PastPaperOut]:
-    return await service.past_papers(uow, code)
+    code: str,
+    request: Request,
+    uow: UoW,
+    principal: Annotated[Principal | None, Depends(require("catalog", "read"))],
+) -> list[PastPaperOut] | list[PastPaperSummary]:
+    """Full forms (question ids in order) for those who edit forms; for everyone else only
+    what is needed before starting, so that a paper's questions cannot be practised."""
+    role = principal.role if principal else "anonymous"
+    if allowed(request.app.state.enforcer, role, "form", "read"):
+        return await service.past_papers(uow, code)
+    return await service.past_paper_summaries(uow, code)
 
 
 @router.put("/certifications/{code}/past-papers", response_model=PastPaperOut)

@@ -366,6 +366,52 @@ class PastPaperOut(PastPaperSpec):
     certification_code: str
 
 
+class PaperSectionSummary(_Frozen):
+    code: str
+    name: str
+    question_count: int
+    points: float
+
+
+class PastPaperSummary(_Frozen):
+    """A past paper as a learner sees it before starting: title, sections, counts, time
+    limit and pass rule, but not which questions it holds (an attempt's questions must not
+    be known, and so practised, before or while it is sat)."""
+
+    id: str
+    certification_code: str
+    code: str
+    name: str
+    source: str | None
+    time_limit_minutes: int
+    pass_rule: PassRule
+    question_count: int
+    sections: tuple[PaperSectionSummary, ...]
+
+    @classmethod
+    def of(cls, paper: PastPaperOut) -> PastPaperSummary:
+        sections: dict[str, PaperSectionSummary] = {}
+        for item in paper.items:
+            found = sections.get(item.section_code)
+            sections[item.section_code] = PaperSectionSummary(
+                code=item.section_code,
+                name=item.section_name,
+                question_count=(found.question_count if found else 0) + 1,
+                points=(found.points if found else 0.0) + item.points,
+            )
+        return cls(
+            id=paper.id,
+            certification_code=paper.certification_code,
+            code=paper.code,
+            name=paper.name,
+            source=paper.source,
+            time_limit_minutes=paper.time_limit_minutes,
+            pass_rule=paper.pass_rule,
+            question_count=len(paper.items),
+            sections=tuple(sections.values()),
+        )
+
+
 class CoverageRow(_Frozen):
     section_code: str
     needed: int

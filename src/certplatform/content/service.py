@@ -32,6 +32,7 @@ from certplatform.content.contracts import (
     PassRule,
     PastPaperOut,
     PastPaperSpec,
+    PastPaperSummary,
     PoolEntry,
     QuestionContent,
     QuestionDraft,
@@ -1056,6 +1057,11 @@ async def past_papers(uow: UnitOfWork, certification_code: str) -> list[PastPape
     for paper in await repo.past_papers_of(uow.session, cert.id):
         out.append(await _paper_out(uow, cert.code, paper))
     return out
+
+
+async def past_paper_summaries(uow: UnitOfWork, certification_code: str) -> list[PastPaperSummary]:
+    """The papers as learners and anonymous callers see them: no question ids."""
+    return [PastPaperSummary.of(p) for p in await past_papers(uow, certification_code)]
 
 
 async def _paper_out(uow: UnitOfWork, cert_code: str, paper: PastPaper) -> PastPaperOut:

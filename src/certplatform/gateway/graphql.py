@@ -34,7 +34,7 @@ from certplatform.content import service as content
 from certplatform.content.contracts import (
     BlueprintOut,
     CertificationOut,
-    PastPaperOut,
+    PastPaperSummary,
     QuestionType,
 )
 from certplatform.content.contracts import PassRule as PassRuleSpec
@@ -261,13 +261,13 @@ class PastPaper:
     question_count: int
 
     @classmethod
-    def of(cls, paper: PastPaperOut) -> PastPaper:
+    def of(cls, paper: PastPaperSummary) -> PastPaper:
         return cls(
             id=strawberry.ID(paper.id),
             name=paper.name,
             source=paper.source,
             time_limit_minutes=paper.time_limit_minutes,
-            question_count=len(paper.items),
+            question_count=paper.question_count,
         )
 
 
@@ -281,7 +281,7 @@ class Certification:
 
     @classmethod
     def of(
-        cls, cert: CertificationOut, blueprints: list[BlueprintOut], papers: list[PastPaperOut]
+        cls, cert: CertificationOut, blueprints: list[BlueprintOut], papers: list[PastPaperSummary]
     ) -> Certification:
         return cls(
             code=cert.code,
@@ -743,7 +743,7 @@ async def resolve_certifications(info: Info) -> list[Certification]:
         found = []
         for cert in await content.list_certifications(uow):
             blueprints = await content.blueprints(uow, cert.code)
-            papers = await content.past_papers(uow, cert.code)
+            papers = await content.past_paper_summaries(uow, cert.code)
             found.append(Certification.of(cert, blueprints, papers))
         return found
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,6 +101,45 @@ async def count_due(session: AsyncSession, user_id: str, now: datetime) -> dict[
         .group_by(ReviewCard.certification_code)
     )
     return {code: int(n) for code, n in rows}
+
+
+# Any constant works as long as nothing else takes advisory locks in this key space: b"cpLr".
+LEARNER_LOCK_SPACE = int.from_bytes(b"cpLr", "big")
+
+
+async def lock_learner(session: AsyncSession, user_id: str) -> None:
+    """Serialise, until the transaction ends, the steps of one learner that must not
+    interleave: starting an attempt and revealing a practice key.
+
+    PostgreSQL: a transaction-scoped advisory lock on (space, hash of the user id); a hash
+    collision only makes two learners wait for each other. SQLite has one writer at a time,
+    and the driver opens the transaction at the first write, so a write that touches no
+    row takes the write lock before anything is read.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(func.pg_advisory_xact_lock(LEARNER_LOCK_SPACE, func.hashtext(user_id)))
+        )
+    else:
+        await session.execute(text("UPDATE attempts SET status = status WHERE 0 = 1"))
+
+
+async def open_attempt_question_ids(
+    session: AsyncSession, user_id: str, question_ids: Sequence[str] | None = None
+) -> set[str]:
+    """The questions (by question id, so every version of each) of the learner's open
+    attempts; only those among `question_ids` when given."""
+    query = (
+        select(AttemptItem.question_id)
+        .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+        .where(Attempt.user_id == user_id, Attempt.status == "open")
+        .distinct()
+    )
+    if question_ids is not None:
+        if not question_ids:
+            return set()
+        query = query.where(AttemptItem.question_id.in_(set(question_ids)))
+    return set(await session.scalars(query))
 
 
 async def attempt_items(session: AsyncSession, attempt_id: str) -> list[AttemptItem]:

@@ -294,6 +294,10 @@ async def wrong_notes(
     uow: UnitOfWork, principal: Principal, certification: str | None
 ) -> list[WrongNoteOut]:
     rows = await repo.wrong_notes(uow.session, principal.user_id, certification)
+    # A note says I got the question wrong and its memo often holds the key: while the
+    # question is in my exam in progress, the note waits until I submit.
+    locked = await locked_questions(uow, principal, [r.question_id for r in rows])
+    rows = [r for r in rows if r.question_id not in locked]
     stems = await _stems(uow, [r.question_id for r in rows])
     return [
         WrongNoteOut(
@@ -344,6 +348,32 @@ async def due_counts(uow: UnitOfWork, principal: Principal) -> dict[str, int]:
     return await repo.count_due(uow.session, principal.user_id, utcnow())
 
 
+# ---- the exam lock: no key of an open attempt reaches its learner -----------------------------
+
+LOCKED_MESSAGE = "This question is part of your exam in progress; practise it after you submit."
+ALL_LOCKED_MESSAGE = (
+    "Every question here is part of your exam in progress; practise them after you submit."
+)
+REVIEW_LOCKED_MESSAGE = (
+    "This review shows questions of your exam in progress; open it after you submit."
+)
+
+
+async def locked_questions(
+    uow: UnitOfWork, principal: Principal, question_ids: Sequence[str]
+) -> set[str]:
+    """The one place that decides whether a learner may see a question's key, explanation
+    or correctness now: not while the question (any version of it, so by question id) is
+    part of one of the learner's open attempts. Returns the ids among `question_ids` that
+    are locked. Practice, the wrong-answer note and past reviews all ask here."""
+    return await repo.open_attempt_question_ids(uow.session, principal.user_id, question_ids)
+
+
+async def _ensure_unlocked(uow: UnitOfWork, principal: Principal, question_id: str) -> None:
+    if await locked_questions(uow, principal, [question_id]):
+        raise Conflict(LOCKED_MESSAGE)
+
+
 # ---- practice ------------------------------------------------------------------------------
 
 
@@ -371,6 +401,14 @@ async def start_practice(
     elif spec.mode == "new":
         seen = await repo.answered_question_ids(uow.session, user, spec.certification)
         ids = [q for q in ids if q not in seen]
+    if ids:
+        # Every mode draws from the pool above, so this one filter keeps an exam's
+        # questions out of practice, whatever the mode.
+        locked = await locked_questions(uow, principal, ids)
+        if locked:
+            ids = [q for q in ids if q not in locked]
+            if not ids:
+                raise Conflict(ALL_LOCKED_MESSAGE)
     if spec.order == "random":
         (rng or random.SystemRandom()).shuffle(ids)
     ids = ids[: spec.limit]
@@ -420,13 +458,22 @@ async def _practice_session(
     return row
 
 
+async def practice_session(
+    uow: UnitOfWork, principal: Principal, session_id: str
+) -> PracticeSessionOut:
+    return _session_out(await _practice_session(uow, principal, session_id))
+
+
 async def practice_question(
     uow: UnitOfWork, principal: Principal, session_id: str, position: int
 ) -> PracticeQuestion:
+    """One question of a practice run, without its key. A question that became part of an
+    exam after the run started is refused (409) until the exam is submitted."""
     row = await _practice_session(uow, principal, session_id)
     if not 0 <= position < len(row.question_ids):
         raise NotFound(f"The session has questions 0 to {len(row.question_ids) - 1}.")
     qid = row.question_ids[position]
+    await _ensure_unlocked(uow, principal, qid)
     version = (await content.current_versions(uow, [qid]))[qid]
     bookmark = await uow.session.get(Bookmark, (principal.user_id, qid))
     note = await uow.session.get(WrongNote, (principal.user_id, qid))
@@ -453,11 +500,15 @@ async def answer_practice(
     clear_after: int,
 ) -> Feedback:
     """Grade one practice answer at once: right or wrong, key, explanation; update the
-    wrong-answer note and the question's review card."""
+    wrong-answer note and the question's review card. Refused (409, nothing written) while
+    the question is part of the learner's open attempt."""
     row = await _practice_session(uow, principal, session_id)
     if not 0 <= position < len(row.question_ids):
         raise NotFound("No such question in this session.")
     qid = row.question_ids[position]
+    # Held until commit, so an attempt cannot open between this check and the reply.
+    await repo.lock_learner(uow.session, principal.user_id)
+    await _ensure_unlocked(uow, principal, qid)
     version = (await content.current_versions(uow, [qid]))[qid]
     order = display.display_order(version.content, None)
     response = _internal(version.content, order, answer)
@@ -553,6 +604,9 @@ async def start_attempt(
             rng.shuffle(group)
             drawn += group
     versions = await _versions(uow, [d.version_id for d in drawn])
+    # A practice answer that checked the lock before this attempt existed has committed
+    # before the attempt becomes visible (see `answer_practice`).
+    await repo.lock_learner(uow.session, principal.user_id)
     attempt = Attempt(
         id=new_id(),
         user_id=principal.user_id,
@@ -951,6 +1005,8 @@ async def attempt_review(uow: UnitOfWork, principal: Principal, attempt_id: str)
     attempt = await _owned_attempt(uow, principal, attempt_id)
     result = _attempt_result(attempt)
     items = await repo.attempt_items(uow.session, attempt.id)
+    if await locked_questions(uow, principal, [i.question_id for i in items]):
+        raise Conflict(REVIEW_LOCKED_MESSAGE)
     versions = await _versions(uow, [v for i in items for v in {i.version_id, _graded_by(i)}])
     history: dict[int, list[Response | None]] = {}
     for op in await repo.operations_of(uow.session, attempt.id):

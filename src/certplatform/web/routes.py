@@ -79,6 +79,8 @@ SERVICE_MESSAGES = (
     N_("You have no bookmarks here yet."),
     N_("Nothing is due for review right now."),
     N_("You have answered every question here at least once."),
+    N_("This question is part of your exam in progress; practise it after you submit."),
+    N_("This review shows questions of your exam in progress; open it after you submit."),
 )
 
 

@@ -62,7 +62,7 @@ async def catalogue(request: Request, uow: UoW, _: Catalog) -> HTMLResponse:
 async def certification(request: Request, code: str, uow: UoW, principal: Catalog) -> HTMLResponse:
     detail = await content.certification_detail(uow, code)
     blueprints = await content.blueprints(uow, code)
-    papers = await content.past_papers(uow, code)
+    papers = await content.past_paper_summaries(uow, code)
     progress: dict[str, object] = {}
     if principal is not None:
         progress = {

@@ -140,14 +140,17 @@ async def start(
         raise Invalid(N_("This practice link is not valid.")) from exc
     try:
         session = await learning.start_practice(uow, user, spec)
-    except Conflict:
+    except Conflict as exc:
         detail = await content.certification_detail(uow, certification)
         subject_name = next((s.name for s in detail.subjects if s.code == subject), None)
-        return page(
-            request,
-            "practice/empty.html",
-            {"cert": detail, "mode": spec.mode, "subject": subject, "subject_name": subject_name},
-        )
+        context = {
+            "cert": detail,
+            "mode": spec.mode,
+            "subject": subject,
+            "subject_name": subject_name,
+            "locked": exc.message == learning.ALL_LOCKED_MESSAGE,
+        }
+        return page(request, "practice/empty.html", context)
     return redirect(f"/practice/{session.id}/0")
 
 
@@ -182,8 +185,10 @@ async def _question_context(
 @router.get("/practice/{session_id}/done", response_class=HTMLResponse)
 async def done(request: Request, session_id: str, uow: UoW, principal: Practice) -> HTMLResponse:
     """The end of a run: where to go next."""
-    context = await _question_context(uow, signed_in(principal), session_id, 0)
-    return page(request, "practice/done.html", context)
+    # The session itself, not its first question: that one may be locked by an exam now.
+    session = await learning.practice_session(uow, signed_in(principal), session_id)
+    detail = await content.certification_detail(uow, session.certification)
+    return page(request, "practice/done.html", {"practice": session, "cert": detail})
 
 
 @router.get("/practice/{session_id}/{position}", response_class=HTMLResponse)
