@@ -7,10 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -28,6 +24,7 @@ from certplatform.learning.contracts import PracticeStart, ResponseIn
 from certplatform.learning.models import AnswerRecord, PracticeSession
 from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
+from tests.support.server import free_port, serve
 
 
 async def _start(
@@ -174,31 +171,6 @@ async def test_regrade_after_a_key_fix_dry_run_then_apply(
     assert (final["correct_count"], final["passed"]) == (26, True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "certplatform.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 180  # generous: CI machines may be busy
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"the server did not start:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.slow
 async def test_acknowledged_answers_survive_sigkill(
     db: Database, storage: LocalStorage, database_url: str, tmp_path: Path
@@ -212,8 +184,8 @@ async def test_acknowledged_answers_survive_sigkill(
         "MEDIA_DIR": str(tmp_path),
         "SWEEPER_INTERVAL": "0",
     }
-    port = _free_port()
-    server = _serve(env, port, tmp_path / "server.log")
+    port = free_port()
+    server = serve(env, port, tmp_path / "server.log")
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -231,7 +203,7 @@ async def test_acknowledged_answers_survive_sigkill(
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
-    server = _serve(env, port, tmp_path / "server.log")
+    server = serve(env, port, tmp_path / "server.log")
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             resumed = (await http.get(f"/api/v1/attempts/{view['id']}", headers=headers)).json()

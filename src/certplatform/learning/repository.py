@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,6 +160,12 @@ async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
 # ---- the answer-save path ---------------------------------------------------------------
 # Saves are the hottest path, so their statements are built once with bind parameters:
 # building a statement and computing its cache key cost about as much as running it.
+#
+# Serialisation point (ADR 9): the attempt row. A save holds a share lock on it from its
+# first statement to its commit (PostgreSQL: FOR SHARE; SQLite: the database write lock,
+# and the item write itself carries `status = 'open'`); a submit flips the status with an
+# UPDATE of that row, which waits for every save in flight, and reads the items after it.
+# So a save either commits before the grading reads the items or sees the attempt closed.
 
 _SAVE_CONTEXT = (
     select(
@@ -190,6 +197,8 @@ _SAVE_CONTEXT = (
         ),
     )
     .where(Attempt.id == bindparam("ctx_attempt_id"))
+    # Held until commit: a submit cannot flip the status between this check and the write.
+    .with_for_update(read=True, of=Attempt)
 )
 
 
@@ -202,11 +211,19 @@ def _unanswered_by(param: str) -> Any:
 
 
 _UNANSWERED = _unanswered_by("count_attempt_id")
+# Part of every item write of a save: on SQLite the status read before the write is not in
+# the write's transaction, so the write itself must find the attempt still open.
+_STILL_OPEN = (
+    exists()
+    .where(Attempt.id == bindparam("item_attempt_id"), Attempt.status == "open")
+    .correlate_except(Attempt)
+)
 _ADD_TIME = (
     update(AttemptItem)
     .where(
         AttemptItem.attempt_id == bindparam("item_attempt_id"),
         AttemptItem.position == bindparam("item_position"),
+        _STILL_OPEN,
     )
     .values(time_ms=AttemptItem.time_ms + bindparam("item_elapsed"))
     .execution_options(synchronize_session=False)
@@ -233,6 +250,7 @@ def _apply_statement(columns: tuple[str, ...]) -> Any:
             AttemptItem.attempt_id == bindparam("item_attempt_id"),
             AttemptItem.position == bindparam("item_position"),
             AttemptItem.op_seq < bindparam("item_seq"),
+            _STILL_OPEN,
         )
         .values(
             op_seq=bindparam("item_seq"),
@@ -267,16 +285,88 @@ async def save_context(session: AsyncSession, attempt_id: str, op_id: str, posit
     return (await session.execute(_SAVE_CONTEXT, params)).first()
 
 
-async def record_operation(session: AsyncSession, row: dict[str, Any]) -> int:
-    """Record an operation once and return the attempt's unanswered count after it.
+async def record_operation(session: AsyncSession, row: dict[str, Any]) -> int | None:
+    """Record an operation once and return the attempt's unanswered count after it, or None
+    when the op id was recorded meanwhile by a concurrent request carrying the same id.
 
     The count rides on the insert's RETURNING (one round trip instead of two); the insert
-    runs after this transaction's item update, so the count sees it. When the op id was
-    recorded meanwhile (nothing inserted, nothing returned) the count is read on its own."""
+    runs after this transaction's item update, so the count sees it."""
     statement = _record_statement(session.get_bind().dialect.name)
     params = {f"op_{c}": row[c] for c in _OPERATION_COLUMNS}
     count = (await session.execute(statement, params)).scalar()
-    return int(count) if count is not None else await unanswered_count(session, row["attempt_id"])
+    return int(count) if count is not None else None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An operation as recorded under its op id, with the attempt's unanswered count."""
+
+    position: int
+    applied: bool
+    at: datetime
+    unanswered: int
+
+
+_RECORDED = select(
+    AttemptOperation.position,
+    AttemptOperation.applied,
+    AttemptOperation.at,
+    _unanswered_by("rec_attempt_id").scalar_subquery(),
+).where(
+    AttemptOperation.attempt_id == bindparam("rec_attempt_id"),
+    AttemptOperation.op_id == bindparam("rec_op_id"),
+)
+_TAKE_BACK_TIME = (
+    update(AttemptItem)
+    .where(
+        AttemptItem.attempt_id == bindparam("item_attempt_id"),
+        AttemptItem.position == bindparam("item_position"),
+    )
+    .values(time_ms=AttemptItem.time_ms - bindparam("item_elapsed"))
+    .execution_options(synchronize_session=False)
+)
+_MARK_APPLIED = (
+    update(AttemptOperation)
+    .where(
+        AttemptOperation.attempt_id == bindparam("rec_attempt_id"),
+        AttemptOperation.op_id == bindparam("rec_op_id"),
+    )
+    .values(applied=True)
+    .execution_options(synchronize_session=False)
+)
+
+
+async def recorded_operation(session: AsyncSession, attempt_id: str, op_id: str) -> Recorded | None:
+    params = {"rec_attempt_id": attempt_id, "rec_op_id": op_id}
+    row = (await session.execute(_RECORDED, params)).first()
+    return Recorded(row[0], row[1], row[2], int(row[3] or 0)) if row else None
+
+
+async def settle_duplicate(
+    session: AsyncSession,
+    attempt_id: str,
+    op_id: str,
+    position: int,
+    elapsed_ms: int,
+    applied: bool,
+) -> Recorded:
+    """A save whose op id a concurrent request recorded first repeated that operation: take
+    back the time it added (an operation's time counts once) and, when it was this write
+    that set the answer, mark the recorded operation applied, so that what it says is what
+    the item holds. Returns the recorded operation (a different position is for the caller
+    to refuse; the transaction is then rolled back)."""
+    recorded = await recorded_operation(session, attempt_id, op_id)
+    assert recorded is not None  # the insert found it
+    if recorded.position != position:
+        return recorded
+    await session.execute(
+        _TAKE_BACK_TIME,
+        {"item_attempt_id": attempt_id, "item_position": position, "item_elapsed": elapsed_ms},
+    )
+    if applied and not recorded.applied:
+        await session.execute(_MARK_APPLIED, {"rec_attempt_id": attempt_id, "rec_op_id": op_id})
+        recorded = replace(recorded, applied=True)
+    return recorded
 
 
 async def apply_answer(
@@ -286,17 +376,21 @@ async def apply_answer(
     op_seq: int,
     values: dict[str, Any],
     elapsed_ms: int,
-) -> bool:
-    """Last write wins by operation order: applied only when `op_seq` is the newest."""
+) -> bool | None:
+    """Last write wins by operation order: True when applied (`op_seq` is the newest),
+    False when a newer operation came first (only the time is added), None when the
+    attempt is no longer open (nothing is written)."""
     params = {"item_attempt_id": attempt_id, "item_position": position, "item_elapsed": elapsed_ms}
-    statement = _apply_statement(tuple(sorted(values)))
-    result = await session.execute(
-        statement, {**params, "item_seq": op_seq, **{f"item_{c}": v for c, v in values.items()}}
-    )
-    if result.rowcount:  # type: ignore[attr-defined]
-        return True
-    await session.execute(_ADD_TIME, params)
-    return False
+    if values:
+        statement = _apply_statement(tuple(sorted(values)))
+        result = await session.execute(
+            statement,
+            {**params, "item_seq": op_seq, **{f"item_{c}": v for c, v in values.items()}},
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+    result = await session.execute(_ADD_TIME, params)
+    return False if result.rowcount else None  # type: ignore[attr-defined]
 
 
 async def unanswered_count(session: AsyncSession, attempt_id: str) -> int:
@@ -304,13 +398,21 @@ async def unanswered_count(session: AsyncSession, attempt_id: str) -> int:
 
 
 async def claim_submit(session: AsyncSession, attempt_id: str, now: datetime, by: str) -> bool:
-    """Flip open → submitted; exactly one of several concurrent submits gets True."""
+    """Flip open → submitted; exactly one of several concurrent submits gets True.
+
+    The UPDATE locks the attempt row, so it waits for every save holding it (see above);
+    items read after it in this transaction include every acknowledged save."""
     result = await session.execute(
         update(Attempt)
         .where(Attempt.id == attempt_id, Attempt.status == "open")
         .values(status="submitted", submitted_at=now, submitted_by=by)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def lock_attempt(session: AsyncSession, attempt_id: str) -> None:
+    """Take the attempt row's exclusive lock now (PostgreSQL; SQLite has one writer)."""
+    await session.execute(select(Attempt.id).where(Attempt.id == attempt_id).with_for_update())
 
 
 async def expired_attempt_ids(

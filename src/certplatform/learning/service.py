@@ -807,11 +807,14 @@ async def save_answer(
         values["flagged"] = op.flagged
     # Time on a question cannot exceed the time since the attempt started.
     elapsed = min(op.elapsed_ms, int((now - header.started_at).total_seconds() * 1000))
-    applied = (
-        await repo.apply_answer(uow.session, attempt_id, position, op.op_seq, values, elapsed)
-        if values
-        else False
-    )
+    applied = await repo.apply_answer(uow.session, attempt_id, position, op.op_seq, values, elapsed)
+    if applied is None:
+        # Submitted since the check above (the write found it closed; nothing was written),
+        # unless a request with the same op id was acknowledged first.
+        recorded = await repo.recorded_operation(uow.session, attempt_id, op.op_id)
+        if recorded is None:
+            raise Conflict("This attempt has been submitted; answers can no longer change.")
+        return _replayed(recorded, position, op.op_id, header.deadline_at, now)
     unanswered_count = await repo.record_operation(
         uow.session,
         {
@@ -825,6 +828,12 @@ async def save_answer(
             "at": now,
         },
     )
+    if unanswered_count is None:
+        # A request with the same op id was recorded meanwhile (a retry racing its original).
+        recorded = await repo.settle_duplicate(
+            uow.session, attempt_id, op.op_id, position, elapsed, applied
+        )
+        return _replayed(recorded, position, op.op_id, header.deadline_at, now)
     return SaveAck(
         position=position,
         op_id=op.op_id,
@@ -832,6 +841,22 @@ async def save_answer(
         saved_at=now,
         remaining_seconds=_remaining(header.deadline_at, now),
         unanswered_count=unanswered_count,
+    )
+
+
+def _replayed(
+    recorded: repo.Recorded, position: int, op_id: str, deadline: datetime, now: datetime
+) -> SaveAck:
+    """The reply to an operation already recorded under its id: what it was told then."""
+    if recorded.position != position:
+        raise Conflict(f"Operation {op_id} was used for question {recorded.position}.")
+    return SaveAck(
+        position=position,
+        op_id=op_id,
+        applied=recorded.applied,
+        saved_at=recorded.at,
+        remaining_seconds=_remaining(deadline, now),
+        unanswered_count=recorded.unanswered,
     )
 
 
@@ -902,6 +927,13 @@ def _result_json(exam: ExamResult, unanswered_count: int) -> dict[str, Any]:
             for s in exam.sections
         ],
     }
+
+
+async def hold_for_submit(uow: UnitOfWork, attempt_id: str) -> None:
+    """Lock the attempt before a transaction that saves answers and then submits: its saves
+    would otherwise hold the share lock a concurrent save holds too, and its submit would
+    wait for that save while the save waits for an item this transaction wrote."""
+    await repo.lock_attempt(uow.session, attempt_id)
 
 
 async def submit_attempt(

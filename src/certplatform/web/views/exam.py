@@ -263,6 +263,7 @@ async def submit(request: Request, attempt_id: str, uow: UoW, principal: Exam) -
     settings = _settings(request)
     view = await learning.attempt_view(uow, user, attempt_id)
     if view.status == "open":
+        await learning.hold_for_submit(uow, attempt_id)
         await _save_form(uow, user, view, await request.form(), settings.answer_grace_seconds)
     await learning.submit_attempt(
         uow, user, attempt_id, clear_after=settings.wrong_note_clear_after
