@@ -36,9 +36,8 @@ def create_app() -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # The table is made by the benchmark before the workers start (TABLE).
         state["pool"] = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
-        async with state["pool"].acquire() as conn:
-            await conn.execute(TABLE)
         yield
         await state["pool"].close()
 

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 from sqlalchemy import make_url, text
 
@@ -34,6 +35,7 @@ from bench.exam_load import (
     _load,
     _note,
 )
+from bench.floor import TABLE
 from certplatform.content import service as content
 from certplatform.demo import KOREAN_CODE, load_certifications
 from certplatform.kernel.db import Database
@@ -73,6 +75,7 @@ class Floor(Server):
 
     def __init__(self, url: str) -> None:
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.dsn = dsn
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "uvicorn", "--factory", "bench.floor:create_app"]
@@ -152,6 +155,11 @@ async def run() -> None:
         app = _measure(server, "app", path, None)
         server.stop()
         floor = Floor(url)
+        conn = await asyncpg.connect(floor.dsn)
+        try:
+            await conn.execute(TABLE)
+        finally:
+            await conn.close()
         await floor.ready()
         base = _measure(floor, "floor", path, "/floor")
     finally:

@@ -99,6 +99,7 @@ async def db(app: FastAPI) -> AsyncIterator[Database]:
     """The app's database, emptied before each test."""
     database: Database = app.state.db
     await _truncate(database)
+    app.state.principals.clear()  # the sessions it remembers were just deleted
     await app.state.login_limiter.reset()
     yield database
 

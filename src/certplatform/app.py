@@ -22,8 +22,10 @@ from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
+from certplatform.identity.principals import PrincipalCache, listen_for_revocations
 from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
+from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
@@ -33,6 +35,8 @@ from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
 from certplatform.learning.api import router as learning_router
+from certplatform.learning.lean_route import LeanSaveRoute
+from certplatform.learning.lean_save import LeanSaves, create_pool
 from certplatform.learning.tasks import run_sweeper
 from certplatform.web import routes as web
 
@@ -91,11 +95,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.audit_checkpoint_interval > 0
             else None
         )
+        dsn = settings.asyncpg_dsn
+        listener = (
+            asyncio.create_task(listen_for_revocations(dsn, app.state.principals)) if dsn else None
+        )
+        if dsn and settings.lean_save:
+            pool = await create_pool(dsn, settings.lean_pool_size)
+            app.state.lean_saves = LeanSaves(pool, db, settings.answer_grace_seconds)
         log.info("app.started", database=db.engine.dialect.name)
         try:
             yield
         finally:
-            for task in (checkpointer, relay, sweeper):
+            lean = getattr(app.state, "lean_saves", None)
+            if lean is not None:
+                app.state.lean_saves = None
+                await lean.close()
+            for task in (listener, checkpointer, relay, sweeper):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -117,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticator = authenticate
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.audit_keys = Keyring.from_settings(settings)
+    app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
+    app.state.lean_saves = None
+    app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
     app.add_middleware(MetricsMiddleware)
 
     @app.exception_handler(AppError)
@@ -164,6 +182,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(learning_router)
     app.include_router(graphql_router(settings), prefix="/graphql")
     web.install(app, secure_cookies=settings.cookie_secure)
+    # Outermost, so that a request turned away costs next to nothing.
+    app.add_middleware(
+        AdmissionControl,
+        limit=settings.admission_limit,
+        wait=settings.admission_wait_seconds,
+    )
     return app
 
 

@@ -127,6 +127,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default: PORT or 3000)")] = None,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
     demo: Annotated[bool, typer.Option(help="load the demo content first")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="processes (default: the cores in production, else 1)"),
+    ] = None,
 ) -> None:
     """Migrate, optionally load the demo, and serve the platform."""
     import uvicorn
@@ -149,6 +153,23 @@ def serve(
     typer.echo(f"Serving on http://{bind_host}:{bind_port}  (Ctrl-C stops)")
     # The app alone decides whether X-Forwarded-For is believed (FORWARDED_ALLOW_IPS, see
     # kernel/net.py); uvicorn's own proxy handling would believe 127.0.0.1 by default.
+    on_postgres = settings.asyncpg_dsn is not None
+    processes = workers or ((os.cpu_count() or 1) if settings.production and on_postgres else 1)
+    if processes > 1 and not on_postgres:
+        # Sign-outs reach other processes through PostgreSQL (ADR 0020); SQLite has no channel.
+        raise _fail("Several workers need PostgreSQL (DATABASE_URL); SQLite serves one process.")
+    if processes > 1:
+        # Each worker builds its own app from the same environment.
+        uvicorn.run(
+            "certplatform.app:create_app",
+            factory=True,
+            workers=processes,
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            proxy_headers=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=bind_host,

@@ -167,3 +167,12 @@ async def test_audit_verify_reports_entries_cut_off_after_a_checkpoint(
         assert cut.returncode == 3, cut.stderr
         assert "Audit log truncated: entry 3, checkpointed at " in cut.stderr
         assert "is missing; the log ends at entry 1." in cut.stderr
+
+
+async def test_several_workers_need_postgresql(cli: object, backend: str) -> None:
+    run = cli  # type: ignore[assignment]
+    if backend != "sqlite":
+        pytest.skip("on PostgreSQL the workers would start and serve")
+    refused = run("serve", "--workers", "2", "--port", "1")
+    assert refused.returncode == 1
+    assert "Several workers need PostgreSQL" in refused.stderr

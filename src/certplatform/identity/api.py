@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from certplatform.identity import service
 from certplatform.identity.contracts import IssuedSession, UserOut
+from certplatform.identity.principals import PrincipalCache
 from certplatform.kernel.auth import Principal, Role, UoW, require, signed_in
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.errors import AppError
@@ -61,11 +62,24 @@ async def authenticate(request: Request, uow: UnitOfWork) -> Principal | None:
     """Bearer token from the Authorization header, else the session cookie."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return await service.principal_for_token(uow, header[7:].strip(), "bearer")
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return await service.principal_for_token(uow, cookie, "cookie")
-    return None
+        token, via = header[7:].strip(), "bearer"
+    else:
+        token, via = request.cookies.get(SESSION_COOKIE, ""), "cookie"
+    if not token:
+        return None
+    return await remembered_principal(request.app.state.principals, uow, token, via)
+
+
+async def remembered_principal(
+    cache: PrincipalCache, uow: UnitOfWork, token: str, via: str
+) -> Principal | None:
+    """The token's principal from this process's memory, else from the database."""
+    principal = cache.get(token, via)
+    if principal is None:
+        principal = await service.principal_for_token(uow, token, via)
+        if principal is not None:
+            cache.put(token, via, principal)
+    return principal
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

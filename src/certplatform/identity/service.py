@@ -23,6 +23,7 @@ from limits.storage import storage_from_string
 from certplatform.identity import repository as repo
 from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.identity.models import AuthSession
+from certplatform.identity.principals import revoke_after_commit
 from certplatform.kernel.auth import ROLES, Principal, Role
 from certplatform.kernel.db import UnitOfWork, utcnow
 from certplatform.kernel.errors import (
@@ -340,11 +341,13 @@ async def principal_for_token(uow: UnitOfWork, token: str, via: str) -> Principa
         session_id=auth_session.id,
         csrf_token=auth_session.csrf_token,
         time_zone=user.time_zone,
+        expires_at=auth_session.expires_at,
     )
 
 
 async def sign_out(uow: UnitOfWork, principal: Principal) -> None:
     await repo.delete_session(uow.session, principal.session_id)
+    await revoke_after_commit(uow, principal.user_id)
     record_event(uow.session, "certplatform.identity.logout.v1", {"user_id": principal.user_id})
 
 
@@ -353,6 +356,7 @@ async def set_time_zone(uow: UnitOfWork, principal: Principal, name: str | None)
     if name is not None and known_zone(name) is None:
         raise Invalid("Choose a time zone from the list.")
     await repo.set_time_zone(uow.session, principal.user_id, name)
+    await revoke_after_commit(uow, principal.user_id)  # remembered sessions carry the zone
 
 
 async def change_password(uow: UnitOfWork, principal: Principal, current: str, new: str) -> None:
@@ -364,6 +368,7 @@ async def change_password(uow: UnitOfWork, principal: Principal, current: str, n
     check_password(new, user.email)
     user.password_hash = _hasher.hash(new)
     ended = await repo.delete_sessions_of(uow.session, user.id, keep=principal.session_id)
+    await revoke_after_commit(uow, user.id)
     record_event(
         uow.session,
         "certplatform.identity.password.changed.v1",
@@ -400,6 +405,7 @@ async def set_role(uow: UnitOfWork, actor: Principal, user_id: str, role: str) -
         raise Conflict("You cannot remove your own admin role.")
     old = user.role
     user.role = new_role
+    await revoke_after_commit(uow, user.id)
     record_event(
         uow.session,
         "certplatform.identity.role.changed.v1",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from weakref import WeakKeyDictionary
@@ -36,6 +37,7 @@ class Principal:
     session_id: str
     csrf_token: str | None = None
     time_zone: str | None = None
+    expires_at: datetime | None = None
 
 
 Authenticator = Callable[[Request, UnitOfWork], Awaitable[Principal | None]]

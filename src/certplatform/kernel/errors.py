@@ -53,3 +53,8 @@ class TooManyRequests(AppError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, details={"retry_after_seconds": retry_after})
         self.retry_after = retry_after
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"

@@ -65,6 +65,36 @@ class Settings(BaseSettings):
             "believed; empty (the default) believes no one and uses the TCP peer"
         ),
     )
+    principal_cache_seconds: float = Field(
+        default=60.0,
+        alias="PRINCIPAL_CACHE_SECONDS",
+        ge=0,
+        le=3600,
+        description="how long a process remembers a signed-in token without asking the "
+        "database (revocations reach every process at once on PostgreSQL; ADR 0020)",
+    )
+    admission_limit: int = Field(
+        default=64,
+        alias="ADMISSION_LIMIT",
+        ge=0,
+        le=10_000,
+        description="requests one process serves at once; past it 503 + Retry-After (0 = off)",
+    )
+    admission_wait_seconds: float = Field(
+        default=0.1,
+        alias="ADMISSION_WAIT_SECONDS",
+        ge=0,
+        le=30,
+        description="how long a request may wait for a free slot before that 503",
+    )
+    lean_save: bool = Field(
+        default=True,
+        alias="LEAN_SAVE",
+        description="serve answer saves in one statement on PostgreSQL (ADR 0020)",
+    )
+    lean_pool_size: int = Field(
+        default=10, alias="LEAN_POOL_SIZE", ge=1, le=100, description="its connections per process"
+    )
     answer_grace_seconds: float = Field(
         default=5.0, alias="ANSWER_GRACE_SECONDS", ge=0, description="late answers accepted"
     )
@@ -142,6 +172,13 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return to_async_url(self.database_url)
+
+    @property
+    def asyncpg_dsn(self) -> str | None:
+        """The database as asyncpg takes it; None when it is not PostgreSQL."""
+        url = self.async_database_url
+        prefix = "postgresql+asyncpg://"
+        return "postgresql://" + url[len(prefix) :] if url.startswith(prefix) else None
 
     @property
     def cookie_secure(self) -> bool:

@@ -176,6 +176,8 @@ class AttemptItem(Base):
     display_order: Mapped[list[str]] = mapped_column(JSONType)
     response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     op_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The operation whose answer or flag the item holds (the save's reply reads it back).
+    op_id: Mapped[str | None] = mapped_column(String(64))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     time_ms: Mapped[int] = mapped_column(Integer, default=0)
     earned: Mapped[float | None] = mapped_column(Float)

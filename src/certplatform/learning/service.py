@@ -17,7 +17,7 @@ from typing import Any, Literal
 from certplatform.content import service as content
 from certplatform.content.contracts import DrawnItem, PassRule, QuestionContent, VersionOut
 from certplatform.kernel.auth import Principal
-from certplatform.kernel.db import UnitOfWork, new_id, utcnow
+from certplatform.kernel.db import Database, UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
 from certplatform.kernel.zones import zone
@@ -87,6 +87,20 @@ async def _versions(uow: UnitOfWork, version_ids: Sequence[str]) -> dict[str, Ve
             if len(_VERSION_CACHE) > _VERSION_CACHE_SIZE:
                 _VERSION_CACHE.popitem(last=False)
     return {v: _VERSION_CACHE[v] for v in version_ids if v in _VERSION_CACHE}
+
+
+async def question_version(db: Database, version_id: str) -> VersionOut:
+    """One exact question version, from this process's cache when it has it."""
+    cached = _VERSION_CACHE.get(version_id)
+    if cached is not None:
+        return cached
+    async with db.transaction() as uow:
+        return (await _versions(uow, [version_id]))[version_id]
+
+
+def internal_response(content_: QuestionContent, order: list[str], answer: ResponseIn) -> Response:
+    """A displayed answer as stored (choice keys mapped back), or Invalid when it does not fit."""
+    return _internal(content_, order, answer)
 
 
 def _response(data: dict[str, Any] | None) -> Response | None:
@@ -805,6 +819,8 @@ async def save_answer(
         values["response"] = stored
     if op.flagged is not None:
         values["flagged"] = op.flagged
+    if values:
+        values["op_id"] = op.op_id
     # Time on a question cannot exceed the time since the attempt started.
     elapsed = min(op.elapsed_ms, int((now - header.started_at).total_seconds() * 1000))
     applied = await repo.apply_answer(uow.session, attempt_id, position, op.op_seq, values, elapsed)
