@@ -201,3 +201,16 @@ def test_bad_exam_models_are_refused() -> None:
         predict_pass(ExamModel((small,), KOREAN), {})
     with pytest.raises(ValueError, match="unique"):
         ExamModel((small, small), KOREAN)
+
+
+@pytest.mark.parametrize(("pool_size", "count"), [(60, 20), (400, 20), (35, 35)])
+def test_count_draw_takes_distinct_items_uniformly(pool_size: int, count: int) -> None:
+    rng = np.random.default_rng(12)
+    forms = pool(rng, "S", pool_size, count).draw(20_000, rng)
+    assert forms.shape == (20_000, count)
+    assert all(len(set(row)) == count for row in forms[:2000].tolist())
+    seen = np.bincount(forms.ravel(), minlength=pool_size) / 20_000
+    np.testing.assert_allclose(seen, count / pool_size, atol=0.02)
+    # Positions are exchangeable too: the first slot is uniform over the pool.
+    first = np.bincount(forms[:, 0], minlength=pool_size) / 20_000
+    np.testing.assert_allclose(first, 1 / pool_size, atol=0.01)

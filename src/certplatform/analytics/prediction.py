@@ -73,14 +73,31 @@ class SectionPool:
     def draw(self, forms: int, rng: np.random.Generator) -> IntArray:
         """`forms` × `count` item indices, one exam form per row."""
         if self.topics is None:
-            keys = rng.random((forms, len(self.items)))
-            return np.argpartition(keys, self.count - 1, axis=1)[:, : self.count]
+            return _distinct(len(self.items), self.count, forms, rng)
         labels = np.array(self.topics)
         columns = []
         for topic in sorted(set(self.topics)):
             members = np.flatnonzero(labels == topic)
             columns.append(members[rng.integers(len(members), size=forms)])
         return np.stack(columns, axis=1)
+
+
+def _distinct(pool: int, count: int, forms: int, rng: np.random.Generator) -> IntArray:
+    """`forms` rows of `count` distinct indices below `pool`, each row uniformly random."""
+    if 2 * pool < count * count:
+        # Repeats would be common: take the smallest of random keys (cost forms × pool).
+        keys = rng.random((forms, pool), dtype=np.float32)
+        return np.argpartition(keys, count - 1, axis=1)[:, :count]
+    # Large pool: draw with replacement and redraw the rows that repeat an item (about
+    # 1 - exp(-count²/2·pool) ≤ 63 % of rows per round); a kept row is uniform over rows
+    # without repeats, which is the uniform draw without replacement.
+    rows = rng.integers(pool, size=(forms, count))
+    todo = np.arange(forms)
+    while len(todo):
+        ordered = np.sort(rows[todo], axis=1)
+        todo = todo[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
+        rows[todo] = rng.integers(pool, size=(len(todo), count))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -263,7 +280,8 @@ def _interval(per_draw: FloatArray, p: float, sittings: int) -> tuple[float, flo
     shrink = math.sqrt(max(0.0, 1 - noise / total)) if total > 0 else 0.0
     true_rates = p + shrink * (per_draw - p)
     low, high = np.quantile(true_rates, [0.05, 0.95])
-    return float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
+    # Rounding can put a degenerate interval a hair beside the point estimate.
+    return float(np.clip(min(low, p), 0, 1)), float(np.clip(max(high, p), 0, 1))
 
 
 def predict_pass_many(
