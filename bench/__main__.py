@@ -1,11 +1,11 @@
-"""Run the benchmarks: `python -m bench [name ...]` (names: import_speed, search_latency)."""
+"""Run the benchmarks: `python -m bench [name ...]` (names in ALL)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("import_speed", "search_latency", "exam_load")
+ALL = ("import_speed", "search_latency", "exam_load", "irt_calibration")
 
 
 def main(names: list[str]) -> None:
