@@ -111,8 +111,10 @@ def test_3pl_fixes_the_guessing_floor_at_one_over_choices() -> None:
     # The right model fits better, and without the floor the 2PL flattens the items.
     assert three.loglik > two.loglik
     assert np.mean(np.abs(three.items.a - a)) < np.mean(np.abs(two.items.a - a))
-    with pytest.raises(ValueError, match="number of choices"):
+    with pytest.raises(ValueError, match="needs the number of choices"):
         irt.calibrate(data, irt.Model.THREE_PL)
+    with pytest.raises(ValueError, match="only applies to the 3PL"):
+        irt.calibrate(data, choices=4)
 
 
 def test_priors_keep_all_correct_items_finite_and_plain_mml_refuses_them() -> None:

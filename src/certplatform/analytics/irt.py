@@ -211,6 +211,8 @@ def calibrate(
     which have no finite estimate. `choices` (per item or one number) is required for the
     3PL. Converged when no a or b moves more than `tol` in an iteration.
     """
+    if max_iter < 1 or not tol > 0:
+        raise ValueError("max_iter must be at least 1 and tol positive")
     n_resp, n_right = responses.counts()
     unseen = [responses.item_names[i] for i in np.flatnonzero(n_resp == 0)]
     if unseen:
@@ -228,6 +230,8 @@ def calibrate(
         if choices is None:
             raise ValueError("the 3PL needs the number of choices per item")
         c = guessing_floor(choices, responses.n_items)
+    elif choices is not None:
+        raise ValueError("the number of choices only applies to the 3PL")
     else:
         c = np.zeros(responses.n_items)
 
@@ -241,12 +245,11 @@ def calibrate(
     p = np.clip((n_right / n_resp - c) / (1 - c), 0.02, 0.98)
     log_a = np.zeros(responses.n_items)
     b = -np.log(p / (1 - p)) / 0.87
-    loglik = -np.inf
     converged = False
     iteration = 0
-    for iteration in range(1, max_iter + 1):  # noqa: B007 (reported after the loop)
+    for iteration in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         a = np.exp(log_a)
-        posterior, loglik = node_posterior(shown, hits, a, b, c, nodes, log_weights)
+        posterior, _ = node_posterior(shown, hits, a, b, c, nodes, log_weights)
         expected_n = np.asarray(shown_t @ posterior)  # items × nodes: expected responses
         expected_r = np.asarray(hits_t @ posterior)  # items × nodes: expected correct
         new_log_a, new_b = _maximise(expected_n, expected_r, log_a, b, c, nodes, priors)

@@ -28,7 +28,8 @@ class SectionPool:
     """One exam section: how many questions it has and the items its draw comes from.
 
     With `topics` (one label per item) the draw takes one item of each topic, as a
-    `one_per_topic` blueprint section does; otherwise it takes `count` distinct items.
+    `one_per_topic` blueprint section does; otherwise it takes `count` distinct items. A
+    fixed past paper's section is a pool of exactly its own questions (`count` = all).
     """
 
     code: str
