@@ -1,11 +1,11 @@
-"""Run the benchmarks: `python -m bench [name ...]` (names: see ALL)."""
+ALL = ("import_speed", "search_latency", "exam_load", "save_peak", "irt_calibration")
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("import_speed", "search_latency", "exam_load", "save_peak")
+ALL = ("import_speed", "search_latency", "exam_load", "save_peak", "irt_calibration")
 
 
 def main(names: list[str]) -> None:

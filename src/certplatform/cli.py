@@ -35,10 +35,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo content.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log.", no_args_is_help=True)
+analytics_app = typer.Typer(help="Item response theory and pass prediction.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(analytics_app, name="analytics")
 
 T = TypeVar("T")
 
@@ -47,6 +49,11 @@ class RoleChoice(StrEnum):
     learner = "learner"
     author = "author"
     admin = "admin"
+
+
+class IrtModel(StrEnum):
+    two_pl = "2pl"
+    three_pl = "3pl"
 
 
 class ImportStatus(StrEnum):
@@ -444,6 +451,63 @@ def search(
             stem = " ".join(q.version.content.stem.split())
             label = q.external_id or q.id[:8]
             typer.echo(f"{q.certification_code} {label} [{q.status.value}] {stem[:100]}")
+
+
+@analytics_app.command("irt")
+def analytics_irt(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    model: Annotated[
+        IrtModel, typer.Option(help="2pl, or 3pl with c = 1/choices")
+    ] = IrtModel.two_pl,
+    choices: Annotated[int | None, typer.Option(min=2, help="choices per item (3pl)")] = None,
+    priors: Annotated[bool, typer.Option(help="weak priors on a and b (MAP)")] = True,
+    id_column: Annotated[
+        bool | None, typer.Option("--id-column/--no-id-column", help="first column is a person id")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Calibrate items from a 0/1 response matrix (blank = not presented)."""
+    from certplatform.analytics import irt
+    from certplatform.analytics.response_csv import MalformedResponses, read_responses
+
+    try:
+        responses = read_responses(file.read_bytes(), id_column=id_column)
+        result = irt.calibrate(
+            responses,
+            irt.Model(model.value),
+            choices=choices,
+            priors=irt.DEFAULT_PRIORS if priors else None,
+        )
+    except (MalformedResponses, ValueError) as exc:
+        raise _fail(f"{file}: {exc}", code=2) from exc
+    items = result.items
+    rows: list[dict[str, str | float]] = []
+    for i, name in enumerate(items.names):
+        row: dict[str, str | float] = {"item": name, "a": float(items.a[i]), "b": float(items.b[i])}
+        if model is IrtModel.three_pl:
+            row["c"] = float(items.c[i])
+        rows.append(row)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "model": model.value,
+                    "items": rows,
+                    "loglik": result.loglik,
+                    "persons": responses.n_persons,
+                    "responses": len(responses.item),
+                    "iterations": result.iterations,
+                    "converged": result.converged,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    for row in rows:
+        extra = f"  c={row['c']:.3f}" if "c" in row else ""
+        typer.echo(f"{row['item']:20} a={row['a']:7.3f}  b={row['b']:7.3f}{extra}")
+    state = "converged" if result.converged else "NOT converged"
+    typer.echo(f"log-likelihood {result.loglik:.3f}, {result.iterations} iterations, {state}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Analytics: item response theory, learner ability and pass prediction."""
