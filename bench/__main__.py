@@ -1,4 +1,4 @@
-ALL = ("import_speed", "search_latency", "exam_load", "save_peak", "irt_calibration")
+"""Run the benchmarks: `python -m bench [name ...]` (names in ALL)."""
 
 from __future__ import annotations
 
