@@ -266,7 +266,10 @@ async def test_error_report_is_queued_then_closed_by_the_fix_and_the_reporter_to
     ).json()
     answered = await client.post(
         f"/api/v1/practice/sessions/{session}/questions/0/answer",
-        json={"answer": {"choices": [shown["question"]["choices"][1]["label"]]}, "elapsed_ms": 4000},
+        json={
+            "answer": {"choices": [shown["question"]["choices"][1]["label"]]},
+            "elapsed_ms": 4000,
+        },
         headers=learner,
     )
     assert answered.status_code == 200, answered.text

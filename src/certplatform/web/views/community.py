@@ -80,7 +80,7 @@ async def discussion(
         {
             "thread": thread,
             "reasons": REASONS,
-            "done": DONE.get(done),
+            "done": i18n.gettext(DONE[done]) if done in DONE else None,
             "accepted": [c for c in thread.comments if c.accepted],
         },
     )
