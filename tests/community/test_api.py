@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from certplatform.app import relay_events
+from certplatform.audit.models import AuditEntry
 from certplatform.community.models import CommentVote, ErrorReport
 from certplatform.content import service as content
 from certplatform.kernel.db import Database
@@ -18,8 +19,11 @@ from certplatform.web.markdown import render
 from tests.support.accounts import bearer
 from tests.support.community import CERT, bank, comment, start_paper
 from tests.support.content import choice_question
+from tests.support.exams import keys_of, save, wrong_key
 
-HOSTILE = '<script>alert("x")</script> **bold** <img src=x onerror=alert(1)>'
+HOSTILE = (
+    '<script>alert("x")</script> **bold** <img src=x onerror=alert(1)> [link](javascript:alert(2))'
+)
 
 
 async def _author(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
@@ -81,6 +85,7 @@ async def test_markdown_with_raw_html_is_shown_as_text(
     assert "<img" not in html
     assert "&lt;script&gt;" in html
     assert "<strong>bold</strong>" in html
+    assert 'href="javascript' not in html
     page = await client.get(f"/questions/{questions.elsewhere}/discussion", headers=learner)
     assert page.status_code == 200
     assert "&lt;script&gt;alert" in page.text
@@ -318,6 +323,9 @@ async def test_error_report_is_queued_then_closed_by_the_fix_and_the_reporter_to
     async with db.transaction() as uow:
         [card] = (await uow.session.scalars(select(ReviewCard))).all()
         assert (card.user_id, card.question_id, card.state, card.due_at, card.reviews) == before
+    async with db.transaction() as uow:
+        actions = set((await uow.session.scalars(select(AuditEntry.action))).all())
+    assert {"community.error_report.filed", "community.error_report.resolved"} <= actions
     dismissed = await client.delete(f"/api/v1/me/notices/{notices[0]['id']}", headers=learner)
     assert dismissed.status_code == 204
     assert (await client.get("/api/v1/me/notices", headers=learner)).json() == []
@@ -352,3 +360,44 @@ async def test_an_author_closes_a_report_without_an_edit_and_can_reopen_it(
         statuses = (await uow.session.scalars(select(ErrorReport.status))).all()
     assert statuses == ["open"]
     assert (await client.get("/api/v1/error-reports/nope", headers=author)).status_code == 404
+
+
+async def test_review_notes_and_feedback_link_to_the_discussion_and_the_api_is_documented(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    questions = await bank(db, storage)
+    learner = await bearer(client, db)
+    attempt = await start_paper(client, learner, questions.paper)
+    view = (await client.get(f"/api/v1/attempts/{attempt}", headers=learner)).json()
+    [item] = view["items"]
+    right = (await keys_of(db, view))[item["position"]]
+    await save(client, learner, attempt, item["position"], wrong_key(item, right))
+    await client.post(f"/api/v1/attempts/{attempt}/submit", headers=learner)
+    link = f"/questions/{questions.in_paper}/discussion"
+    review = await client.get(f"/exam/{attempt}/review", headers=learner)
+    assert review.status_code == 200
+    assert link in review.text
+    assert link in (await client.get("/notes", headers=learner)).text
+    run = await client.post(
+        "/api/v1/practice/sessions", json={"certification": CERT}, headers=learner
+    )
+    session = run.json()["id"]
+    shown = await client.get(f"/api/v1/practice/sessions/{session}/questions/0", headers=learner)
+    label = shown.json()["question"]["choices"][0]["label"]
+    feedback = await client.post(
+        f"/practice/{session}/0/answer", data={"choice": label}, headers=learner
+    )
+    assert feedback.status_code == 200, feedback.text
+    assert "/discussion" in feedback.text
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/questions/{question_id}/discussion",
+        "/api/v1/questions/{question_id}/discussion/comments",
+        "/api/v1/comments/{comment_id}/vote",
+        "/api/v1/comments/{comment_id}/accepted",
+        "/api/v1/comments/{comment_id}/moderation",
+        "/api/v1/comments/{comment_id}/abuse-reports",
+        "/api/v1/questions/{question_id}/error-reports",
+        "/api/v1/error-reports/{report_id}",
+    ):
+        assert path in paths
