@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 
 from certplatform.app import relay_events
 from certplatform.audit.models import AuditEntry
 from certplatform.community.models import CommentVote, ErrorReport
 from certplatform.content import service as content
-from certplatform.kernel.db import Database
+from certplatform.kernel.db import Database, new_id
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import ReviewCard
 from certplatform.web.markdown import render
-from tests.support.accounts import bearer
+from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.community import CERT, bank, comment, start_paper
 from tests.support.content import choice_question
 from tests.support.exams import keys_of, save, wrong_key
@@ -31,8 +32,10 @@ async def _author(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
 
 
 async def _second_learner(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
-    async with httpx.AsyncClient(transport=client._transport, base_url="http://test") as other:
-        return await bearer(other, db)
+    """Another learner, with an address of its own."""
+    email = await make_user(db, "learner", f"learner-{new_id()}@example.com")
+    reply = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {"authorization": f"Bearer {reply.json()['access_token']}"}
 
 
 async def test_thread_is_closed_during_an_open_attempt_and_opens_after_the_submit(
@@ -401,3 +404,31 @@ async def test_review_notes_and_feedback_link_to_the_discussion_and_the_api_is_d
         "/api/v1/error-reports/{report_id}",
     ):
         assert path in paths
+
+
+async def test_a_thread_reads_in_the_same_number_of_queries_however_many_writers(
+    client: httpx.AsyncClient, db: Database, storage: LocalStorage
+) -> None:
+    questions = await bank(db, storage)
+    reader = await bearer(client, db)
+    url = f"/api/v1/questions/{questions.elsewhere}/discussion"
+    statements: list[str] = []
+
+    def count(_conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async def queries() -> int:
+        statements.clear()
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            assert (await client.get(url, headers=reader)).status_code == 200
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        return len(statements)
+
+    await comment(client, reader, questions.elsewhere, "first")
+    one_writer = await queries()
+    for _ in range(5):
+        writer = await _second_learner(client, db)
+        assert (await comment(client, writer, questions.elsewhere, "more")).status_code == 201
+    assert await queries() == one_writer

@@ -94,14 +94,7 @@ async def _question(uow: UnitOfWork, principal: Principal, question_id: str) -> 
 
 
 async def _names(uow: UnitOfWork, user_ids: Sequence[str]) -> dict[str, str]:
-    names = {}
-    for user_id in dict.fromkeys(user_ids):
-        try:
-            user = await identity.get_user(uow, user_id)
-        except NotFound:
-            continue
-        names[user_id] = user.display_name or f"#{user_id[:6]}"
-    return names
+    return await identity.display_names(uow, user_ids)
 
 
 async def _outs(uow: UnitOfWork, principal: Principal, rows: Sequence[Comment]) -> list[CommentOut]:
