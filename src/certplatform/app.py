@@ -18,6 +18,9 @@ from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
 from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.audit.tasks import run_checkpointer
+from certplatform.community.api import router as community_router
+from certplatform.community.handlers import subscribe as subscribe_community
+from certplatform.community.service import CommunityLimiter
 from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
+        subscribe_community(app.state.bus)
         limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,
@@ -60,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter_storage,
             per_account_ip=settings.login_limit_account_ip,
             signup_per_ip=settings.signup_limit_ip,
+        )
+        app.state.community_limiter = CommunityLimiter(
+            settings.comment_limit_user, settings.report_limit_user, limiter_storage
         )
         jobs.bind_database(db)
         await jobs.broker.startup()
@@ -180,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(content_router)
     app.include_router(audit_router)
     app.include_router(learning_router)
+    app.include_router(community_router)
     app.include_router(graphql_router(settings), prefix="/graphql")
     web.install(app, secure_cookies=settings.cookie_secure)
     # Outermost, so that a request turned away costs next to nothing.

@@ -10,6 +10,7 @@ CONTEXT_MODELS = (
     "certplatform.content.models",
     "certplatform.learning.models",
     "certplatform.audit.models",
+    "certplatform.community.models",
 )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from certplatform.audit import service
 from certplatform.audit.chain import Keyring
 from certplatform.audit.service import LIMITS
+from certplatform.community.events import COMMENT_TOPICS, REPORT_TOPICS
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.events import Event, EventBus
 
@@ -64,6 +65,8 @@ RULES: dict[str, Rule] = {
     "certplatform.learning.attempt.integrity.v1": _LEARNER,
     # A regrade re-marks every attempt that showed the question; the admin is the actor.
     "certplatform.learning.regrade.applied.v1": _QUESTION,
+    **dict.fromkeys(COMMENT_TOPICS, Rule("comment", ("comment_id",), ("actor",))),
+    **dict.fromkeys(REPORT_TOPICS, Rule("error_report", ("report_id",), ("actor",))),
 }
 
 

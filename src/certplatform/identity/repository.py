@@ -21,6 +21,11 @@ async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+async def display_names(session: AsyncSession, user_ids: list[str]) -> dict[str, str]:
+    query = select(User.id, User.display_name).where(User.id.in_(user_ids))
+    return {row.id: row.display_name for row in await session.execute(query)}
+
+
 async def set_time_zone(session: AsyncSession, user_id: str, name: str | None) -> None:
     await session.execute(update(User).where(User.id == user_id).values(time_zone=name))
 

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -381,6 +382,14 @@ async def get_user(uow: UnitOfWork, user_id: str) -> UserOut:
     if user is None:
         raise NotFound("No such user.")
     return UserOut.model_validate(user)
+
+
+async def display_names(uow: UnitOfWork, user_ids: Sequence[str]) -> dict[str, str]:
+    """Public names of many accounts in one query (threads, queues); emails stay private.
+    An account without a display name is shown by the start of its id."""
+    ids = list(dict.fromkeys(user_ids))
+    found = await repo.display_names(uow.session, ids) if ids else {}
+    return {uid: name or f"#{uid[:6]}" for uid, name in found.items()}
 
 
 async def find_user(uow: UnitOfWork, email: str) -> UserOut | None:

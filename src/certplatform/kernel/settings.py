@@ -57,6 +57,16 @@ class Settings(BaseSettings):
     signup_limit_ip: str = Field(
         default="10/hour", alias="SIGNUP_LIMIT_IP", description="sign-up attempts per client IP"
     )
+    comment_limit_user: str = Field(
+        default="10/minute",
+        alias="COMMENT_LIMIT_USER",
+        description="discussion comments (new or edited) per user",
+    )
+    report_limit_user: str = Field(
+        default="30/hour",
+        alias="REPORT_LIMIT_USER",
+        description="error reports and abuse reports together per user",
+    )
     forwarded_allow_ips: str = Field(
         default="",
         alias="FORWARDED_ALLOW_IPS",
@@ -116,7 +126,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "login_limit_account_ip", "login_limit_account", "login_limit_ip", "signup_limit_ip"
+        "login_limit_account_ip",
+        "login_limit_account",
+        "login_limit_ip",
+        "signup_limit_ip",
+        "comment_limit_user",
+        "report_limit_user",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:

@@ -13,10 +13,17 @@ from certplatform.kernel.errors import AppError, NotAuthenticated
 from certplatform.web import i18n
 from certplatform.web.security import WebMiddleware
 from certplatform.web.templating import page
-from certplatform.web.views import account, admin, exam, home, practice
+from certplatform.web.views import account, admin, community, exam, home, practice
 
 STATIC = Path(__file__).parent / "static"
-PAGE_ROUTERS = (account.router, home.router, practice.router, exam.router, admin.router)
+PAGE_ROUTERS = (
+    account.router,
+    home.router,
+    practice.router,
+    exam.router,
+    community.router,
+    admin.router,
+)
 
 
 def is_page(request: Request) -> bool:
@@ -81,6 +88,20 @@ SERVICE_MESSAGES = (
     N_("You have answered every question here at least once."),
     N_("This question is part of your exam in progress; practise it after you submit."),
     N_("This review shows questions of your exam in progress; open it after you submit."),
+    N_("This question is part of your exam in progress; its discussion opens after you submit."),
+    N_("You are commenting too fast; wait a minute and try again."),
+    N_("You have sent many reports in a short time; wait a while and try again."),
+    N_("No such comment."),
+    N_("No such error report."),
+    N_("No such notice."),
+    N_("You can change only your own comments."),
+    N_("This comment has been deleted."),
+    N_("A moderator hid this comment; it can no longer be edited."),
+    N_("You cannot vote on your own comment."),
+    N_("This comment can no longer be voted on."),
+    N_("Only authors and admins moderate discussions."),
+    N_("A deleted or hidden comment cannot be the accepted answer."),
+    N_("You cannot report your own comment; edit or delete it instead."),
 )
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 from starlette.requests import Request
 
+from certplatform.community import service as community
 from certplatform.content import service as content
 from certplatform.kernel.auth import Principal, Requirement
 from certplatform.learning import service as learning
@@ -47,6 +48,7 @@ async def home(request: Request, uow: UoW, principal: Catalog) -> HTMLResponse:
             "attempts": attempts,
             "exam_dates": settings.exam_dates,
             "next_step": next_step,
+            "notices": await community.notices(uow, user, limit=5),
         },
     )
 

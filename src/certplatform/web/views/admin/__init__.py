@@ -1,5 +1,7 @@
 """The back office under /admin: question bank, import/export, exam forms, users, audit,
-regrading. Pages call the same services as the REST routes; nothing here decides policy."""
+regrading, error reports.
+
+Pages call the same services as the REST routes; nothing here decides policy."""
 
 from __future__ import annotations
 
@@ -14,11 +16,23 @@ from certplatform.web.views.admin import (
     importer,
     questions,
     regrade,
+    reports,
     users,
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (dashboard, questions, editor, history, importer, blueprints, users, audit, regrade):
+for _module in (
+    dashboard,
+    questions,
+    editor,
+    history,
+    importer,
+    blueprints,
+    reports,
+    users,
+    audit,
+    regrade,
+):
     router.include_router(_module.router)
 
 __all__ = ["router"]

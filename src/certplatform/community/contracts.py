@@ -1,0 +1,148 @@
+"""What other contexts and the edges may import from community: frozen DTOs and inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_COMMENT = 5000
+MAX_NOTE = 1000
+MAX_ABUSE_REASON = 500
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+def _text(value: str, limit: int, *, required: bool) -> str:
+    value = value.replace("\r\n", "\n").strip()
+    if required and not value:
+        raise ValueError("Write something first.")
+    if len(value) > limit:
+        raise ValueError(f"This is too long ({len(value)} characters; at most {limit}).")
+    return value
+
+
+class CommentIn(_Frozen):
+    # The bound is checked on the stripped text; the raw ceiling stops huge bodies early.
+    body: str = Field(max_length=MAX_COMMENT * 2)
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return _text(value, MAX_COMMENT, required=True)
+
+
+class VoteIn(_Frozen):
+    value: Literal[-1, 0, 1] = Field(description="+1 up, -1 down, 0 takes the vote back")
+
+
+class AbuseReportIn(_Frozen):
+    reason: str = Field(default="", max_length=MAX_ABUSE_REASON * 2)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        return _text(value, MAX_ABUSE_REASON, required=False)
+
+
+class ModerationIn(_Frozen):
+    hidden: bool
+
+
+class ErrorReason(StrEnum):
+    WRONG_KEY = "wrong_key"
+    OUTDATED_LAW = "outdated_law"
+    TYPO = "typo"
+    UNCLEAR = "unclear"
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ErrorReportIn(_Frozen):
+    reason: ErrorReason
+    note: str = Field(default="", max_length=MAX_NOTE * 2)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return _text(value, MAX_NOTE, required=False)
+
+
+class ErrorReportUpdate(_Frozen):
+    status: ReportStatus
+    resolution: str = Field(default="", max_length=MAX_NOTE * 2)
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        return _text(value, MAX_NOTE, required=False)
+
+
+class CommentOut(_Out):
+    """A comment as the reader may see it: a deleted comment has no body, a hidden one
+    shows its body to moderators only (`hidden` tells them why others do not see it)."""
+
+    id: str
+    question_id: str
+    author_id: str
+    author_name: str
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    hidden: bool
+    accepted: bool
+    score: int
+    my_vote: int
+    mine: bool
+    abuse_reports: int | None = None  # moderators only
+
+
+class ThreadOut(_Out):
+    question_id: str
+    certification_code: str
+    external_id: str | None
+    stem: str
+    comments: tuple[CommentOut, ...]
+    can_moderate: bool
+    my_open_reports: int
+
+
+class ErrorReportOut(_Out):
+    id: str
+    question_id: str
+    certification_code: str
+    external_id: str | None = None
+    reported_version: int
+    current_version: int | None = None
+    reporter_id: str
+    reporter_name: str = ""
+    reason: ErrorReason
+    note: str
+    status: ReportStatus
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolved_version: int | None
+    resolution: str
+
+
+class NoticeOut(_Out):
+    id: str
+    kind: str
+    question_id: str
+    report_id: str | None
+    version: int | None
+    created_at: datetime
+    read_at: datetime | None
