@@ -23,10 +23,12 @@ from certplatform.identity.api import router as identity_router
 from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
 from certplatform.kernel.auth import load_enforcer
+from certplatform.kernel.bodylimit import BodyLimit, BodyTooLarge, too_large_body
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
+from certplatform.kernel.ratelimit import RateLimit, storage_url
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
@@ -35,6 +37,9 @@ from certplatform.learning.tasks import run_sweeper
 from certplatform.web import routes as web
 
 log = structlog.get_logger(__name__)
+
+# Routes that take a file: the import API and the admin import page.
+UPLOAD_PATHS = (r"^/api/v1/certifications/[^/]+/import$", r"^/admin/import$")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,9 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus)
-        limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
+        limiter_storage = storage_url(settings.redis_url)
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account, settings.login_limit_ip, limiter_storage
+        )
+        app.state.integrity_limit = RateLimit(
+            settings.integrity_event_limit, "integrity-event", limiter_storage
         )
         jobs.bind_database(db)
         await jobs.broker.startup()
@@ -96,6 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.enforcer = load_enforcer()
     app.state.authenticator = authenticate
     app.state.storage = LocalStorage(settings.media_dir)
+    # Uploads have their own, larger cap; the routes check the file size once more.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        larger=[(pattern, settings.max_upload_bytes) for pattern in UPLOAD_PATHS],
+    )
     app.add_middleware(MetricsMiddleware)
 
     @app.exception_handler(AppError)
@@ -108,6 +122,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.update(headers or {})
             return response
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
+        return Response(
+            too_large_body(exc.limit),
+            status_code=413,
+            media_type="application/json",
+            headers={"connection": "close"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     login_limit_ip: str = Field(
         default="30/minute", alias="LOGIN_LIMIT_IP", description="login attempts per client IP"
     )
+    integrity_event_limit: str = Field(
+        default="30/minute",
+        alias="INTEGRITY_EVENT_LIMIT",
+        description="integrity reports (focus lost, paste, ...) per attempt",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        alias="MAX_BODY_BYTES",
+        ge=1024,
+        description="largest request body; larger ones get 413 before they are read",
+    )
+    max_upload_bytes: int = Field(
+        default=201 * 1024 * 1024,
+        alias="MAX_UPLOAD_BYTES",
+        ge=1024,
+        description="largest body of an import upload: the 200 MB file plus its form",
+    )
     answer_grace_seconds: float = Field(
         default=5.0, alias="ANSWER_GRACE_SECONDS", ge=0, description="late answers accepted"
     )
