@@ -30,10 +30,12 @@ from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.auth import load_enforcer
+from certplatform.kernel.bodylimit import BodyLimit, BodyTooLarge, too_large_body
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
+from certplatform.kernel.ratelimit import RateLimit, storage_url
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
@@ -44,6 +46,9 @@ from certplatform.learning.tasks import run_sweeper
 from certplatform.web import routes as web
 
 log = structlog.get_logger(__name__)
+
+# Routes that take a file: the import API and the admin import page.
+UPLOAD_PATHS = (r"^/api/v1/certifications/[^/]+/import$", r"^/admin/import$")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
-        limiter_storage = "async+" + settings.redis_url if settings.redis_url else "async+memory://"
+        limiter_storage = storage_url(settings.redis_url)
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,
             settings.login_limit_ip,
@@ -67,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.community_limiter = CommunityLimiter(
             settings.comment_limit_user, settings.report_limit_user, limiter_storage
+        )
+        app.state.integrity_limit = RateLimit(
+            settings.integrity_event_limit, "integrity-event", limiter_storage
         )
         jobs.bind_database(db)
         await jobs.broker.startup()
@@ -142,6 +150,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None
     app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
+    # Uploads have their own, larger cap; the routes check the file size once more.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        larger=[(pattern, settings.max_upload_bytes) for pattern in UPLOAD_PATHS],
+    )
     app.add_middleware(MetricsMiddleware)
 
     @app.exception_handler(AppError)
@@ -154,6 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.update(headers or {})
             return response
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
+        return Response(
+            too_large_body(exc.limit),
+            status_code=413,
+            media_type="application/json",
+            headers={"connection": "close"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

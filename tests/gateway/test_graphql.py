@@ -52,7 +52,7 @@ mutation Start($bp: ID!) { startAttempt(blueprintId: $bp) { ...AttemptFields } }
 """
 )
 SAVE = """
-mutation Save($id: ID!, $pos: Int!, $op: String!, $seq: Int!, $label: String!, $ms: Int! = 0) {
+mutation Save($id: ID!, $pos: Int!, $op: String!, $seq: Long!, $label: String!, $ms: Int! = 0) {
   saveAnswer(attemptId: $id, position: $pos, opId: $op, opSeq: $seq,
              answer: {choices: [$label]}, elapsedMs: $ms) {
     position opId applied savedAt remainingSeconds unansweredCount

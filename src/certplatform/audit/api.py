@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from certplatform.audit import service
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
 from certplatform.kernel.auth import UoW, require
+from certplatform.kernel.bounds import INT32_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 AuditReader = Annotated[object, Depends(require("audit", "read"))]
@@ -35,7 +36,7 @@ async def entries(
     since: Annotated[datetime | None, Query(description="inclusive; UTC if no offset")] = None,
     until: Annotated[datetime | None, Query(description="exclusive; UTC if no offset")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[AuditEntryOut]:
     """Audit entries, newest first."""
     return await service.list_entries(

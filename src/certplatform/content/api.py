@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field, StringConstraints
 
 from certplatform.content import service
 from certplatform.content.contracts import (
@@ -29,11 +29,13 @@ from certplatform.content.contracts import (
 from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
 from certplatform.kernel.auth import Principal, UoW, allowed, require
+from certplatform.kernel.bounds import INT32_MAX, NAME_LENGTH, TEXT_LENGTH, Code, Id, Name
 from certplatform.kernel.errors import Invalid
 from certplatform.kernel.media import attachment_headers, served
 from certplatform.kernel.storage import LocalStorage
 
 router = APIRouter(prefix="/api/v1", tags=["content"])
+Tag = Annotated[str, StringConstraints(max_length=100)]  # question_tags.tag is String(100)
 MAX_UPLOAD = 200 * 1024 * 1024
 
 
@@ -58,21 +60,21 @@ class QuestionIn(BaseModel):
     subject_name: str | None = Field(default=None, max_length=200)
     topic: str | None = Field(default=None, max_length=64)
     topic_name: str | None = Field(default=None, max_length=200)
-    tags: tuple[str, ...] = ()
-    law_refs: tuple[LawReference, ...] = ()
-    source: str | None = Field(default=None, max_length=200)
+    tags: tuple[Tag, ...] = Field(default=(), max_length=50)
+    law_refs: tuple[LawReference, ...] = Field(default=(), max_length=50)
+    source: str | None = Field(default=None, max_length=NAME_LENGTH)
 
     def draft(self) -> QuestionDraft:
         return QuestionDraft(**self.model_dump())
 
 
 class QuestionEdit(QuestionIn):
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: int | None = Field(default=None, ge=1, le=INT32_MAX)
     note: str = Field(default="", max_length=500)
 
 
 class StatusChange(BaseModel):
-    question_ids: list[str] = Field(min_length=1, max_length=5000)
+    question_ids: list[Id] = Field(min_length=1, max_length=5000)
     status: QuestionStatus
 
 
@@ -98,21 +100,21 @@ async def create_certification(
 
 @router.get("/certifications/{code}", response_model=CertificationDetail)
 async def certification(
-    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+    code: Code, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
 ) -> CertificationDetail:
     return await service.certification_detail(uow, code)
 
 
 @router.get("/certifications/{code}/blueprints", response_model=list[BlueprintOut])
 async def blueprints(
-    code: str, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
+    code: Code, uow: UoW, _: Annotated[object, Depends(require("catalog", "read"))]
 ) -> list[BlueprintOut]:
     return await service.blueprints(uow, code)
 
 
 @router.put("/certifications/{code}/blueprints", response_model=BlueprintOut)
 async def save_blueprint(
-    code: str,
+    code: Code,
     body: BlueprintSpec,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("form", "write"))],
@@ -122,7 +124,7 @@ async def save_blueprint(
 
 @router.get("/blueprints/{blueprint_id}/coverage", response_model=list[CoverageRow])
 async def blueprint_coverage(
-    blueprint_id: str, uow: UoW, _: Annotated[object, Depends(require("form", "read"))]
+    blueprint_id: Id, uow: UoW, _: Annotated[object, Depends(require("form", "read"))]
 ) -> list[CoverageRow]:
     return await service.coverage(uow, blueprint_id)
 
@@ -132,7 +134,7 @@ async def blueprint_coverage(
     response_model=list[PastPaperOut] | list[PastPaperSummary],
 )
 async def past_papers(
-    code: str,
+    code: Code,
     request: Request,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("catalog", "read"))],
@@ -147,7 +149,7 @@ async def past_papers(
 
 @router.put("/certifications/{code}/past-papers", response_model=PastPaperOut)
 async def save_past_paper(
-    code: str,
+    code: Code,
     body: PastPaperSpec,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("form", "write"))],
@@ -160,13 +162,13 @@ async def questions(
     uow: UoW,
     _: Annotated[object, Depends(require("question", "read"))],
     q: Annotated[str | None, Query(max_length=200, description="full-text query")] = None,
-    certification: str | None = None,
-    subject: str | None = None,
-    topic: str | None = None,
-    tag: str | None = None,
+    certification: Code | None = None,
+    subject: Code | None = None,
+    topic: Code | None = None,
+    tag: Tag | None = None,
     status: QuestionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> QuestionPage:
     items = await service.find_questions(
         uow,
@@ -184,7 +186,7 @@ async def questions(
 
 @router.post("/certifications/{code}/questions", response_model=QuestionOut, status_code=201)
 async def create_question(
-    code: str,
+    code: Code,
     body: QuestionIn,
     request: Request,
     uow: UoW,
@@ -195,14 +197,14 @@ async def create_question(
 
 @router.get("/questions/{question_id}", response_model=QuestionOut)
 async def question(
-    question_id: str, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
+    question_id: Id, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
 ) -> QuestionOut:
     return await service.get_question(uow, question_id)
 
 
 @router.put("/questions/{question_id}", response_model=QuestionOut)
 async def edit_question(
-    question_id: str,
+    question_id: Id,
     body: QuestionEdit,
     request: Request,
     uow: UoW,
@@ -221,15 +223,15 @@ async def edit_question(
 
 @router.get("/questions/{question_id}/versions", response_model=list[VersionOut])
 async def question_versions(
-    question_id: str, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
+    question_id: Id, uow: UoW, _: Annotated[object, Depends(require("question", "read"))]
 ) -> list[VersionOut]:
     return await service.question_versions(uow, question_id)
 
 
 @router.get("/questions/{question_id}/versions/{number}", response_model=VersionOut)
 async def question_version(
-    question_id: str,
-    number: int,
+    question_id: Id,
+    number: Annotated[int, Path(ge=1, le=INT32_MAX)],
     uow: UoW,
     _: Annotated[object, Depends(require("question", "read"))],
 ) -> VersionOut:
@@ -247,14 +249,14 @@ async def change_status(
 
 @router.post("/certifications/{code}/import", response_model=ImportSummary)
 async def import_file(
-    code: str,
+    code: Code,
     request: Request,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("import", "run"))],
     file: Annotated[UploadFile, File(description="the file to import")],
-    format: Annotated[str, Form()],
-    name: Annotated[str | None, Form()] = None,
-    map: Annotated[str | None, Form(description="CSV column map")] = None,
+    format: Annotated[str, Form(max_length=32)],
+    name: Annotated[str | None, Form(max_length=NAME_LENGTH)] = None,
+    map: Annotated[str | None, Form(max_length=TEXT_LENGTH, description="CSV column map")] = None,
     status: Annotated[Literal["draft", "review", "published"], Form()] = "draft",
     dry_run: Annotated[bool, Form()] = False,
     skip_invalid: Annotated[bool, Form()] = False,
@@ -286,7 +288,7 @@ async def import_file(
 
 @router.get("/certifications/{code}/export")
 async def export(
-    code: str,
+    code: Code,
     request: Request,
     uow: UoW,
     _: Annotated[object, Depends(require("export", "run"))],
@@ -308,8 +310,8 @@ async def export(
 
 @router.get("/certifications/{code}/media/{filename}")
 async def media(
-    code: str,
-    filename: str,
+    code: Code,
+    filename: Name,
     request: Request,
     uow: UoW,
     _: Annotated[object, Depends(require("catalog", "read"))],

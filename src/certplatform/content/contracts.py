@@ -16,6 +16,16 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from certplatform.kernel.bounds import (
+    LIST_LENGTH,
+    LONG_TEXT_LENGTH,
+    NAME_LENGTH,
+    TEXT_LENGTH,
+    Code,
+    Id,
+    Name,
+)
+
 
 class QuestionType(StrEnum):
     SINGLE_CHOICE = "single_choice"
@@ -47,9 +57,9 @@ class Choice(_Frozen):
     """
 
     id: str = Field(min_length=1, max_length=16)
-    text: str
+    text: str = Field(max_length=TEXT_LENGTH)
     weight: float = Field(default=0.0, ge=-1.0, le=1.0)
-    feedback: str | None = None
+    feedback: str | None = Field(default=None, max_length=TEXT_LENGTH)
 
     @property
     def correct(self) -> bool:
@@ -64,7 +74,7 @@ class NumericAnswer(_Frozen):
     min: float | None = None
     max: float | None = None
     weight: float = Field(default=1.0, ge=0.0, le=1.0)
-    feedback: str | None = None
+    feedback: str | None = Field(default=None, max_length=TEXT_LENGTH)
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -92,35 +102,35 @@ class NumericAnswer(_Frozen):
 class AcceptedAnswer(_Frozen):
     """A short-answer text that earns `weight` of the credit."""
 
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=TEXT_LENGTH)
     weight: float = Field(default=1.0, ge=0.0, le=1.0)
-    feedback: str | None = None
+    feedback: str | None = Field(default=None, max_length=TEXT_LENGTH)
 
 
 class MatchPair(_Frozen):
-    left: str
-    right: str
+    left: str = Field(max_length=TEXT_LENGTH)
+    right: str = Field(max_length=TEXT_LENGTH)
 
 
 class LawReference(_Frozen):
     """A law the question depends on, so that a law revision can flag it."""
 
-    law: str = Field(min_length=1)
-    article: str = ""
+    law: str = Field(min_length=1, max_length=NAME_LENGTH)
+    article: str = Field(default="", max_length=NAME_LENGTH)
 
 
 class QuestionContent(_Frozen):
     """Everything that makes one version of a question, independent of where it is filed."""
 
     type: QuestionType
-    stem: str = Field(min_length=1)
-    choices: tuple[Choice, ...] = ()
+    stem: str = Field(min_length=1, max_length=LONG_TEXT_LENGTH)
+    choices: tuple[Choice, ...] = Field(default=(), max_length=50)
     true_false_answer: bool | None = None
-    accepted_answers: tuple[AcceptedAnswer, ...] = ()
+    accepted_answers: tuple[AcceptedAnswer, ...] = Field(default=(), max_length=100)
     case_sensitive: bool = False
-    numeric_answers: tuple[NumericAnswer, ...] = ()
-    pairs: tuple[MatchPair, ...] = ()
-    explanation: str = ""
+    numeric_answers: tuple[NumericAnswer, ...] = Field(default=(), max_length=50)
+    pairs: tuple[MatchPair, ...] = Field(default=(), max_length=50)
+    explanation: str = Field(default="", max_length=LONG_TEXT_LENGTH)
     shuffle_choices: bool = True
 
     @model_validator(mode="after")
@@ -304,8 +314,8 @@ class SectionSpec(_Frozen):
 
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    subject_code: str | None = None
-    topic_codes: tuple[str, ...] = ()
+    subject_code: Code | None = None
+    topic_codes: tuple[Code, ...] = Field(default=(), max_length=LIST_LENGTH)
     draw: Literal["count", "one_per_topic"] = "count"
     question_count: int = Field(ge=1, le=500)
     points_per_question: float = Field(default=1.0, gt=0)
@@ -320,7 +330,7 @@ class BlueprintSpec(_Frozen):
     shuffle_choices: bool = True
     calculator: bool = False
     pass_rule: PassRule
-    sections: tuple[SectionSpec, ...] = Field(min_length=1)
+    sections: tuple[SectionSpec, ...] = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _unique_sections(self) -> Self:
@@ -346,19 +356,19 @@ class BlueprintOut(BlueprintSpec):
 
 
 class PaperItemSpec(_Frozen):
-    question_id: str
-    section_code: str
-    section_name: str
+    question_id: Id
+    section_code: Code
+    section_name: Name
     points: float = Field(default=1.0, gt=0)
 
 
 class PastPaperSpec(_Frozen):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    source: str | None = None
+    source: Name | None = None
     time_limit_minutes: int = Field(ge=1, le=1440)
     pass_rule: PassRule
-    items: tuple[PaperItemSpec, ...] = Field(min_length=1)
+    items: tuple[PaperItemSpec, ...] = Field(min_length=1, max_length=LIST_LENGTH)
 
 
 class PastPaperOut(PastPaperSpec):

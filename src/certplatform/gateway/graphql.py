@@ -18,16 +18,23 @@ import hmac
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, NewType, TypeAlias, TypeVar
 
 import casbin
 import strawberry
 from fastapi import Request
-from graphql import GraphQLError, OperationType
+from graphql import GraphQLError, IntValueNode, OperationType, ValueNode
 from pydantic import ValidationError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.fastapi import BaseContext, GraphQLRouter
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from certplatform.content import service as content
@@ -38,9 +45,11 @@ from certplatform.content.contracts import (
     QuestionType,
 )
 from certplatform.content.contracts import PassRule as PassRuleSpec
+from certplatform.gateway.limits import MAX_TOKENS, DocumentLimits
 from certplatform.identity import service as identity
 from certplatform.identity.contracts import UserOut
 from certplatform.kernel.auth import Authenticator, Principal, signed_in
+from certplatform.kernel.bounds import CODE_LENGTH, ID_LENGTH, INT64_MAX
 from certplatform.kernel.db import Database, UnitOfWork
 from certplatform.kernel.errors import AppError, Forbidden, Invalid, NotAuthenticated
 from certplatform.kernel.settings import Settings
@@ -119,6 +128,35 @@ def _within(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise Invalid(f"{name} must be between {low} and {high}.")
     return value
+
+
+def _id(name: str, value: str) -> str:
+    # Variables are bounded only by the request body; an id is never longer than this.
+    if len(value) > ID_LENGTH:
+        raise Invalid(f"{name} is not an id: ids are at most {ID_LENGTH} characters.")
+    return value
+
+
+def _code(name: str, value: str | None) -> str | None:
+    if value is not None and len(value) > CODE_LENGTH:
+        raise Invalid(f"{name} must be at most {CODE_LENGTH} characters.")
+    return value
+
+
+# GraphQL's Int is 32 bits; operation numbers are often Date.now() milliseconds.
+Long = NewType("Long", int)
+
+
+def _long(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise GraphQLError(f"Long must be a whole number from 0 to {INT64_MAX}.")
+    return value
+
+
+def _long_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> int:
+    if not isinstance(node, IntValueNode):
+        raise GraphQLError(f"Long must be a whole number from 0 to {INT64_MAX}.")
+    return _long(int(node.value))
 
 
 async def _context(request: Request) -> GatewayContext:
@@ -752,21 +790,30 @@ async def resolve_certifications(info: Info) -> list[Certification]:
 
 async def resolve_attempt(info: Info, id: strawberry.ID) -> Attempt:
     view = await _guarded(
-        info, "attempt", "use", lambda uow, p: learning.attempt_view(uow, signed_in(p), id)
+        info,
+        "attempt",
+        "use",
+        lambda uow, p: learning.attempt_view(uow, signed_in(p), _id("id", id)),
     )
     return Attempt.of(view)
 
 
 async def resolve_attempt_result(info: Info, id: strawberry.ID) -> AttemptResult:
     result = await _guarded(
-        info, "attempt", "use", lambda uow, p: learning.attempt_result(uow, signed_in(p), id)
+        info,
+        "attempt",
+        "use",
+        lambda uow, p: learning.attempt_result(uow, signed_in(p), _id("id", id)),
     )
     return AttemptResult.of(result)
 
 
 async def resolve_attempt_review(info: Info, id: strawberry.ID) -> AttemptReview:
     review = await _guarded(
-        info, "attempt", "use", lambda uow, p: learning.attempt_review(uow, signed_in(p), id)
+        info,
+        "attempt",
+        "use",
+        lambda uow, p: learning.attempt_review(uow, signed_in(p), _id("id", id)),
     )
     return AttemptReview.of(review)
 
@@ -783,7 +830,9 @@ async def resolve_wrong_notes(info: Info, certification: str | None = None) -> l
         info,
         "remediation",
         "use",
-        lambda uow, p: learning.wrong_notes(uow, signed_in(p), certification),
+        lambda uow, p: learning.wrong_notes(
+            uow, signed_in(p), _code("certification", certification)
+        ),
     )
     return [WrongNote.of(n) for n in notes]
 
@@ -793,7 +842,8 @@ async def resolve_due_reviews(
 ) -> list[DueCard]:
     async def work(uow: UnitOfWork, p: Principal | None) -> list[dto.DueCard]:
         bounded = _within("limit", limit, 1, 500)
-        return await learning.due_reviews(uow, signed_in(p), certification, bounded)
+        cert = _code("certification", certification)
+        return await learning.due_reviews(uow, signed_in(p), cert, bounded)
 
     return [DueCard.of(d) for d in await _guarded(info, "remediation", "use", work)]
 
@@ -805,7 +855,9 @@ async def resolve_practice_question(
         info,
         "practice",
         "use",
-        lambda uow, p: learning.practice_question(uow, signed_in(p), session_id, position),
+        lambda uow, p: learning.practice_question(
+            uow, signed_in(p), _id("sessionId", session_id), position
+        ),
     )
     return PracticeQuestion.of(question)
 
@@ -818,7 +870,10 @@ async def resolve_start_attempt(
         "attempt",
         "use",
         lambda uow, p: learning.start_attempt(
-            uow, signed_in(p), blueprint_id=blueprint_id, paper_id=paper_id
+            uow,
+            signed_in(p),
+            blueprint_id=_id("blueprintId", blueprint_id) if blueprint_id else None,
+            paper_id=_id("paperId", paper_id) if paper_id else None,
         ),
     )
     return Attempt.of(view)
@@ -829,7 +884,7 @@ async def resolve_save_answer(
     attempt_id: strawberry.ID,
     position: int,
     op_id: str,
-    op_seq: int,
+    op_seq: Long,
     answer: AnswerInput | None = None,
     flagged: bool | None = None,
     elapsed_ms: int = 0,
@@ -849,7 +904,7 @@ async def resolve_save_answer(
         return await learning.save_answer(
             uow,
             signed_in(p),
-            attempt_id,
+            _id("attemptId", attempt_id),
             position,
             op,
             grace_seconds=info.context.settings.answer_grace_seconds,
@@ -865,7 +920,7 @@ async def resolve_submit_attempt(info: Info, attempt_id: strawberry.ID) -> Attem
         "attempt",
         "use",
         lambda uow, p: learning.submit_attempt(
-            uow, signed_in(p), attempt_id, clear_after=clear_after
+            uow, signed_in(p), _id("attemptId", attempt_id), clear_after=clear_after
         ),
     )
     return AttemptResult.of(result)
@@ -877,7 +932,12 @@ async def resolve_report_integrity_event(
     async def work(uow: UnitOfWork, p: Principal | None) -> bool:
         event = dto.IntegrityEventIn.model_validate({"kind": kind.value, "detail": detail or {}})
         await learning.record_integrity_event(
-            uow, signed_in(p), attempt_id, event.kind, dict(event.detail)
+            uow,
+            signed_in(p),
+            _id("attemptId", attempt_id),
+            event.kind.value,
+            dict(event.detail),
+            limit=info.context.http.app.state.integrity_limit,
         )
         return True
 
@@ -920,7 +980,7 @@ async def resolve_answer_practice(
         return await learning.answer_practice(
             uow,
             signed_in(p),
-            session_id,
+            _id("sessionId", session_id),
             position,
             answer.to_contract(),
             _within("elapsedMs", elapsed_ms, 0, 24 * 3600 * 1000),
@@ -992,22 +1052,42 @@ class Mutation:
     )
 
 
-schema = GatewaySchema(
-    query=Query,
-    mutation=Mutation,
-    # Factories, not instances: each operation gets fresh extension state.
-    extensions=[
+def build_schema(*, introspection: bool) -> GatewaySchema:
+    """The schema with its document limits; `introspection=False` refuses `__schema` and
+    `__type` (production: the schema is published with the docs, not to every caller)."""
+    # Factories, not instances: each operation gets fresh extension state. Size and cost
+    # come first, so a document too big to validate cheaply never reaches validation.
+    extensions: list[Any] = [
         ErrorShape,
+        DocumentLimits,
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    ],
-)
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(
+            scalar_map={
+                Long: strawberry.scalar(
+                    name="Long",
+                    description=f"A whole number from 0 to {INT64_MAX} (64 bits).",
+                    serialize=int,
+                    parse_value=_long,
+                    parse_literal=_long_literal,
+                )
+            }
+        ),
+    )
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter[GatewayContext, None]:
-    """The /graphql routes; GraphiQL is served outside production only."""
+    """The /graphql routes; GraphiQL and introspection are served outside production only."""
     return GraphQLRouter(
-        schema,
+        build_schema(introspection=not settings.production),
         context_getter=_context,
         graphql_ide=None if settings.production else "graphiql",
         subscription_protocols=(),  # no subscriptions: refuse websocket upgrades

@@ -11,6 +11,7 @@ from certplatform.identity import service
 from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.identity.principals import PrincipalCache
 from certplatform.kernel.auth import Principal, Role, UoW, require, signed_in
+from certplatform.kernel.bounds import INT32_MAX, Id
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.errors import AppError
 from certplatform.kernel.net import client_ip
@@ -196,14 +197,14 @@ async def users(
     _: Annotated[object, Depends(require("user", "read"))],
     role: Role | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[UserOut]:
     return await service.list_users(uow, role=role, limit=limit, offset=offset)
 
 
 @router.put("/users/{user_id}/role", response_model=UserOut)
 async def set_role(
-    user_id: str,
+    user_id: Id,
     body: RoleChange,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("user", "write"))],

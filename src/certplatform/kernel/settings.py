@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     lean_pool_size: int = Field(
         default=10, alias="LEAN_POOL_SIZE", ge=1, le=100, description="its connections per process"
     )
+    integrity_event_limit: str = Field(
+        default="30/minute",
+        alias="INTEGRITY_EVENT_LIMIT",
+        description="integrity reports (focus lost, paste, ...) per attempt",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        alias="MAX_BODY_BYTES",
+        ge=1024,
+        description="largest request body; larger ones get 413 before they are read",
+    )
+    max_upload_bytes: int = Field(
+        default=201 * 1024 * 1024,
+        alias="MAX_UPLOAD_BYTES",
+        ge=1024,
+        description="largest body of an import upload: the 200 MB file plus its form",
+    )
     answer_grace_seconds: float = Field(
         default=5.0, alias="ANSWER_GRACE_SECONDS", ge=0, description="late answers accepted"
     )

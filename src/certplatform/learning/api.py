@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from certplatform.kernel.auth import Principal, UoW, require, signed_in
+from certplatform.kernel.bounds import TEXT_LENGTH, Code, Id, Position
 from certplatform.kernel.errors import Invalid
 from certplatform.kernel.settings import Settings
 from certplatform.learning import service
@@ -49,7 +50,7 @@ class PracticeAnswer(BaseModel):
 
 
 class Memo(BaseModel):
-    memo: str = Field(max_length=5000)
+    memo: str = Field(max_length=TEXT_LENGTH)
 
 
 class Unanswered(BaseModel):
@@ -58,7 +59,7 @@ class Unanswered(BaseModel):
 
 
 class Regrade(BaseModel):
-    question_id: str
+    question_id: Id
     apply: bool = False
 
 
@@ -72,15 +73,15 @@ async def start_practice(body: PracticeStart, uow: UoW, principal: Practice) -> 
 
 @router.get("/practice/sessions/{session_id}/questions/{position}", response_model=PracticeQuestion)
 async def practice_question(
-    session_id: str, position: int, uow: UoW, principal: Practice
+    session_id: Id, position: Position, uow: UoW, principal: Practice
 ) -> PracticeQuestion:
     return await service.practice_question(uow, signed_in(principal), session_id, position)
 
 
 @router.post("/practice/sessions/{session_id}/questions/{position}/answer", response_model=Feedback)
 async def answer_practice(
-    session_id: str,
-    position: int,
+    session_id: Id,
+    position: Position,
     body: PracticeAnswer,
     request: Request,
     uow: UoW,
@@ -102,35 +103,35 @@ async def answer_practice(
 
 @router.get("/bookmarks", response_model=list[BookmarkOut])
 async def bookmarks(
-    uow: UoW, principal: Remediation, certification: str | None = None
+    uow: UoW, principal: Remediation, certification: Code | None = None
 ) -> list[BookmarkOut]:
     return await service.bookmarks(uow, signed_in(principal), certification)
 
 
 @router.put("/bookmarks/{question_id}", status_code=204)
-async def add_bookmark(question_id: str, uow: UoW, principal: Remediation) -> None:
+async def add_bookmark(question_id: Id, uow: UoW, principal: Remediation) -> None:
     await service.set_bookmark(uow, signed_in(principal), question_id, True)
 
 
 @router.delete("/bookmarks/{question_id}", status_code=204)
-async def remove_bookmark(question_id: str, uow: UoW, principal: Remediation) -> None:
+async def remove_bookmark(question_id: Id, uow: UoW, principal: Remediation) -> None:
     await service.set_bookmark(uow, signed_in(principal), question_id, False)
 
 
 @router.get("/wrong-notes", response_model=list[WrongNoteOut])
 async def wrong_notes(
-    uow: UoW, principal: Remediation, certification: str | None = None
+    uow: UoW, principal: Remediation, certification: Code | None = None
 ) -> list[WrongNoteOut]:
     return await service.wrong_notes(uow, signed_in(principal), certification)
 
 
 @router.put("/wrong-notes/{question_id}/memo", status_code=204)
-async def set_memo(question_id: str, body: Memo, uow: UoW, principal: Remediation) -> None:
+async def set_memo(question_id: Id, body: Memo, uow: UoW, principal: Remediation) -> None:
     await service.set_memo(uow, signed_in(principal), question_id, body.memo)
 
 
 @router.delete("/wrong-notes/{question_id}", status_code=204)
-async def remove_wrong_note(question_id: str, uow: UoW, principal: Remediation) -> None:
+async def remove_wrong_note(question_id: Id, uow: UoW, principal: Remediation) -> None:
     await service.remove_wrong_note(uow, signed_in(principal), question_id)
 
 
@@ -138,7 +139,7 @@ async def remove_wrong_note(question_id: str, uow: UoW, principal: Remediation) 
 async def due_reviews(
     uow: UoW,
     principal: Remediation,
-    certification: str | None = None,
+    certification: Code | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DueCard]:
     return await service.due_reviews(uow, signed_in(principal), certification, limit)
@@ -174,13 +175,18 @@ async def my_attempts(
 
 
 @router.get("/attempts/{attempt_id}", response_model=AttemptView)
-async def attempt(attempt_id: str, uow: UoW, principal: Exam) -> AttemptView:
+async def attempt(attempt_id: Id, uow: UoW, principal: Exam) -> AttemptView:
     return await service.attempt_view(uow, signed_in(principal), attempt_id)
 
 
 @router.put("/attempts/{attempt_id}/answers/{position}", response_model=SaveAck)
 async def save_answer(
-    attempt_id: str, position: int, body: SaveAnswer, request: Request, uow: UoW, principal: Exam
+    attempt_id: Id,
+    position: Position,
+    body: SaveAnswer,
+    request: Request,
+    uow: UoW,
+    principal: Exam,
 ) -> SaveAck:
     if body.answer is None and body.flagged is None:
         raise Invalid("Send an answer, a flag, or both.")
@@ -195,22 +201,27 @@ async def save_answer(
 
 
 @router.get("/attempts/{attempt_id}/unanswered", response_model=Unanswered)
-async def unanswered(attempt_id: str, uow: UoW, principal: Exam) -> Unanswered:
+async def unanswered(attempt_id: Id, uow: UoW, principal: Exam) -> Unanswered:
     positions = await service.unanswered(uow, signed_in(principal), attempt_id)
     return Unanswered(positions=positions, count=len(positions))
 
 
 @router.post("/attempts/{attempt_id}/events", status_code=204)
 async def integrity_event(
-    attempt_id: str, body: IntegrityEventIn, uow: UoW, principal: Exam
+    attempt_id: Id, body: IntegrityEventIn, request: Request, uow: UoW, principal: Exam
 ) -> None:
     await service.record_integrity_event(
-        uow, signed_in(principal), attempt_id, body.kind, dict(body.detail)
+        uow,
+        signed_in(principal),
+        attempt_id,
+        body.kind.value,
+        dict(body.detail),
+        limit=request.app.state.integrity_limit,
     )
 
 
 @router.post("/attempts/{attempt_id}/submit", response_model=AttemptResult)
-async def submit(attempt_id: str, request: Request, uow: UoW, principal: Exam) -> AttemptResult:
+async def submit(attempt_id: Id, request: Request, uow: UoW, principal: Exam) -> AttemptResult:
     return await service.submit_attempt(
         uow,
         signed_in(principal),
@@ -220,12 +231,12 @@ async def submit(attempt_id: str, request: Request, uow: UoW, principal: Exam) -
 
 
 @router.get("/attempts/{attempt_id}/result", response_model=AttemptResult)
-async def result(attempt_id: str, uow: UoW, principal: Exam) -> AttemptResult:
+async def result(attempt_id: Id, uow: UoW, principal: Exam) -> AttemptResult:
     return await service.attempt_result(uow, signed_in(principal), attempt_id)
 
 
 @router.get("/attempts/{attempt_id}/review", response_model=AttemptReview)
-async def review(attempt_id: str, uow: UoW, principal: Exam) -> AttemptReview:
+async def review(attempt_id: Id, uow: UoW, principal: Exam) -> AttemptReview:
     return await service.attempt_review(uow, signed_in(principal), attempt_id)
 
 

@@ -3,12 +3,24 @@ explanation: it is what a learner may see before answering."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from certplatform.content.contracts import QuestionType
+from certplatform.kernel.bounds import (
+    CODE_LENGTH,
+    INT64_MAX,
+    TEXT_LENGTH,
+    Code,
+    Id,
+)
+
+# One answer text; a choice label ("1".."26") or a matching side.
+Label = Annotated[str, StringConstraints(max_length=TEXT_LENGTH)]
 
 
 class _Out(BaseModel):
@@ -35,19 +47,21 @@ class ResponseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    choices: tuple[str, ...] = Field(default=(), max_length=26)
+    choices: tuple[Annotated[str, StringConstraints(max_length=16)], ...] = Field(
+        default=(), max_length=26
+    )
     value: bool | None = None
-    text: str | None = Field(default=None, max_length=5000)
+    text: str | None = Field(default=None, max_length=TEXT_LENGTH)
     number: float | None = Field(default=None, allow_inf_nan=False)
-    pairs: tuple[tuple[str, str], ...] = Field(default=(), max_length=50)
+    pairs: tuple[tuple[Label, Label], ...] = Field(default=(), max_length=50)
 
 
 class PracticeStart(BaseModel):
-    certification: str
+    certification: Code
     mode: Literal["all", "wrong", "bookmarked", "due", "new"] = "all"
     order: Literal["sequential", "random"] = "sequential"
-    subject: str | None = None
-    topic: str | None = None
+    subject: Code | None = None
+    topic: Code | None = None
     limit: int = Field(default=20, ge=1, le=500)
 
 
@@ -109,7 +123,7 @@ class DueCard(_Out):
 
 class LearningSettings(BaseModel):
     desired_retention: float = Field(default=0.9, ge=0.7, le=0.97)
-    exam_dates: dict[str, date] = Field(default_factory=dict)
+    exam_dates: dict[Code, date] = Field(default_factory=dict, max_length=100)
 
 
 class SectionClock(_Out):
@@ -147,13 +161,16 @@ class AttemptView(_Out):
 
 
 class AttemptStart(BaseModel):
-    blueprint_id: str | None = None
-    paper_id: str | None = None
+    blueprint_id: Id | None = None
+    paper_id: Id | None = None
 
 
 class SaveAnswer(BaseModel):
     op_id: str = Field(min_length=1, max_length=64, description="client operation id")
-    op_seq: int = Field(ge=1, description="client operation order; later wins")
+    # BIGINT column: a counter or Date.now() milliseconds both fit.
+    op_seq: int = Field(
+        ge=1, le=INT64_MAX, description="client operation order, 1..2^63-1; later wins"
+    )
     answer: ResponseIn | None = None
     flagged: bool | None = None
     elapsed_ms: int = Field(default=0, ge=0, le=24 * 3600 * 1000)
@@ -168,9 +185,44 @@ class SaveAck(_Out):
     unanswered_count: int
 
 
+INTEGRITY_DETAIL_BYTES = 2048
+DetailKey = Annotated[str, StringConstraints(min_length=1, max_length=CODE_LENGTH)]
+DetailValue = (
+    Annotated[str, StringConstraints(max_length=500)]
+    | Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+)
+
+
+class IntegrityEventKind(StrEnum):
+    FOCUS_LOST = "focus_lost"
+    PAGE_HIDDEN = "page_hidden"
+    PASTE = "paste"
+    COPY = "copy"
+    FULLSCREEN_EXIT = "fullscreen_exit"
+    RESUME = "resume"
+
+
 class IntegrityEventIn(BaseModel):
-    kind: Literal["focus_lost", "page_hidden", "paste", "copy", "fullscreen_exit", "resume"]
-    detail: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """A client's report; stored twice (attempt events, outbox), so its size is bounded."""
+
+    kind: IntegrityEventKind
+    detail: dict[DetailKey, DetailValue] = Field(
+        default_factory=dict,
+        max_length=20,
+        description=f"flat key/value pairs, at most {INTEGRITY_DETAIL_BYTES} bytes as JSON",
+    )
+
+    @field_validator("detail")
+    @classmethod
+    def _small(cls, detail: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(detail, ensure_ascii=False, allow_nan=False).encode())
+        if size > INTEGRITY_DETAIL_BYTES:
+            raise ValueError(
+                f"detail is {size} bytes as JSON; at most {INTEGRITY_DETAIL_BYTES} are kept"
+            )
+        return detail
 
 
 class SectionScore(_Out):

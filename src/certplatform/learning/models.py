@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -175,11 +176,13 @@ class AttemptItem(Base):
     # Original choice ids (or matching right sides) in the order shown to this learner.
     display_order: Mapped[list[str]] = mapped_column(JSONType)
     response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
-    op_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # BIGINT: clients commonly number their operations with Date.now() (milliseconds).
+    op_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # The operation whose answer or flag the item holds (the save's reply reads it back).
     op_id: Mapped[str | None] = mapped_column(String(64))
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
-    time_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # A sum of saves' elapsed times: each is bounded, their sum only by the number of saves.
+    time_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     earned: Mapped[float | None] = mapped_column(Float)
     fraction: Mapped[float | None] = mapped_column(Float)
 
@@ -194,7 +197,7 @@ class AttemptOperation(Base):
     )
     op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
-    op_seq: Mapped[int] = mapped_column(Integer)
+    op_seq: Mapped[int] = mapped_column(BigInteger)
     response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     flagged: Mapped[bool | None] = mapped_column(Boolean)
     applied: Mapped[bool] = mapped_column(Boolean)

@@ -20,6 +20,7 @@ from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database, UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
+from certplatform.kernel.ratelimit import RateLimit
 from certplatform.kernel.zones import zone
 from certplatform.learning import display
 from certplatform.learning import repository as repo
@@ -884,10 +885,24 @@ async def unanswered(uow: UnitOfWork, principal: Principal, attempt_id: str) -> 
 
 
 async def record_integrity_event(
-    uow: UnitOfWork, principal: Principal, attempt_id: str, kind: str, detail: dict[str, Any]
+    uow: UnitOfWork,
+    principal: Principal,
+    attempt_id: str,
+    kind: str,
+    detail: dict[str, Any],
+    *,
+    limit: RateLimit,
 ) -> None:
-    """Store a focus-lost / page-hidden / paste report with the attempt and audit it."""
+    """Store a focus-lost / page-hidden / paste report with the attempt and audit it.
+
+    `limit` counts reports per attempt: each is stored twice (attempt events, outbox) and
+    lands in the audit log, so a script must not be able to flood them."""
     attempt = await _owned_attempt(uow, principal, attempt_id)
+    await limit.hit(
+        attempt.id,
+        f"Too many integrity reports for this attempt (at most {limit.rate}); "
+        "wait and send them again.",
+    )
     now = utcnow()
     uow.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, detail=detail, at=now))
     record_event(

@@ -20,6 +20,7 @@ from certplatform.content.contracts import (
     QuestionType,
 )
 from certplatform.kernel.auth import Principal, signed_in
+from certplatform.kernel.bounds import form_int
 from certplatform.kernel.errors import AppError, Conflict, Invalid, NotFound
 from certplatform.web import i18n
 from certplatform.web.templating import env
@@ -374,7 +375,7 @@ async def _save(
                 uow, storage(request), state.certification, draft, principal
             )
             return redirect(f"/admin/questions/{saved.id}/edit?saved={saved.version.number}")
-        expected = int(state.expected_version) if state.expected_version.isdigit() else None
+        expected = form_int(state.expected_version)
         saved = await content.edit_question(
             uow,
             storage(request),

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from certplatform.content import service as content
 from certplatform.content.contracts import QuestionStatus, VersionOut
 from certplatform.identity import service as identity
+from certplatform.kernel.bounds import form_int
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.web import i18n
 from certplatform.web.views.admin._shared import (
@@ -109,7 +110,8 @@ def diff(old: list[str], new: list[str]) -> list[DiffLine]:
 
 
 def _pick(value: str, numbers: list[int], default: int) -> int:
-    return int(value) if value.isdigit() and int(value) in numbers else default
+    number = form_int(value)
+    return number if number in numbers else default
 
 
 async def history_page(
