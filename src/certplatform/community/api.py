@@ -21,6 +21,7 @@ from certplatform.community.contracts import (
     VoteIn,
 )
 from certplatform.kernel.auth import Principal, UoW, require, signed_in
+from certplatform.kernel.bounds import INT32_MAX, Id
 
 router = APIRouter(prefix="/api/v1", tags=["community"])
 
@@ -39,7 +40,7 @@ def limiter(request: Request) -> service.CommunityLimiter:
 
 
 @router.get("/questions/{question_id}/discussion", response_model=ThreadOut)
-async def thread(question_id: str, uow: UoW, principal: Reader) -> ThreadOut:
+async def thread(question_id: Id, uow: UoW, principal: Reader) -> ThreadOut:
     """The question's discussion; 409 while the question is part of the caller's open
     attempt."""
     return await service.thread(uow, signed_in(principal), question_id)
@@ -49,7 +50,7 @@ async def thread(question_id: str, uow: UoW, principal: Reader) -> ThreadOut:
     "/questions/{question_id}/discussion/comments", response_model=CommentOut, status_code=201
 )
 async def post_comment(
-    question_id: str, body: CommentIn, request: Request, uow: UoW, principal: Writer
+    question_id: Id, body: CommentIn, request: Request, uow: UoW, principal: Writer
 ) -> CommentOut:
     """Add a comment (Markdown; raw HTML is shown as text). At most 5,000 characters;
     too many comments in a minute get 429 with Retry-After."""
@@ -59,44 +60,44 @@ async def post_comment(
 
 
 @router.get("/comments/{comment_id}", response_model=CommentOut)
-async def get_comment(comment_id: str, uow: UoW, principal: Reader) -> CommentOut:
+async def get_comment(comment_id: Id, uow: UoW, principal: Reader) -> CommentOut:
     return await service.comment(uow, signed_in(principal), comment_id)
 
 
 @router.patch("/comments/{comment_id}", response_model=CommentOut)
 async def edit_comment(
-    comment_id: str, body: CommentIn, request: Request, uow: UoW, principal: Writer
+    comment_id: Id, body: CommentIn, request: Request, uow: UoW, principal: Writer
 ) -> CommentOut:
     """Edit one's own comment."""
     return await service.edit_comment(uow, limiter(request), signed_in(principal), comment_id, body)
 
 
 @router.delete("/comments/{comment_id}", status_code=204)
-async def delete_comment(comment_id: str, uow: UoW, principal: Writer) -> None:
+async def delete_comment(comment_id: Id, uow: UoW, principal: Writer) -> None:
     """Delete one's own comment; the thread shows it as deleted."""
     await service.delete_comment(uow, signed_in(principal), comment_id)
 
 
 @router.put("/comments/{comment_id}/vote", response_model=CommentOut)
-async def vote(comment_id: str, body: VoteIn, uow: UoW, principal: Writer) -> CommentOut:
+async def vote(comment_id: Id, body: VoteIn, uow: UoW, principal: Writer) -> CommentOut:
     """One vote per user and comment: +1, -1, or 0 to take it back."""
     return await service.vote(uow, signed_in(principal), comment_id, body.value)
 
 
 @router.put("/comments/{comment_id}/accepted", response_model=CommentOut)
-async def accept(comment_id: str, uow: UoW, principal: Moderator) -> CommentOut:
+async def accept(comment_id: Id, uow: UoW, principal: Moderator) -> CommentOut:
     """Make this the accepted answer of its thread (authors and admins)."""
     return await service.accept(uow, signed_in(principal), comment_id, accepted=True)
 
 
 @router.delete("/comments/{comment_id}/accepted", response_model=CommentOut)
-async def unaccept(comment_id: str, uow: UoW, principal: Moderator) -> CommentOut:
+async def unaccept(comment_id: Id, uow: UoW, principal: Moderator) -> CommentOut:
     return await service.accept(uow, signed_in(principal), comment_id, accepted=False)
 
 
 @router.put("/comments/{comment_id}/moderation", response_model=CommentOut)
 async def moderate(
-    comment_id: str, body: ModerationIn, uow: UoW, principal: Moderator
+    comment_id: Id, body: ModerationIn, uow: UoW, principal: Moderator
 ) -> CommentOut:
     """Hide a comment from learners, or unhide it (authors and admins)."""
     return await service.moderate(uow, signed_in(principal), comment_id, hidden=body.hidden)
@@ -104,7 +105,7 @@ async def moderate(
 
 @router.post("/comments/{comment_id}/abuse-reports", status_code=204)
 async def report_abuse(
-    comment_id: str, body: AbuseReportIn, request: Request, uow: UoW, principal: Writer
+    comment_id: Id, body: AbuseReportIn, request: Request, uow: UoW, principal: Writer
 ) -> None:
     """Flag a comment for the moderators."""
     await service.report_abuse(uow, limiter(request), signed_in(principal), comment_id, body)
@@ -114,7 +115,7 @@ async def report_abuse(
     "/questions/{question_id}/error-reports", response_model=ErrorReportOut, status_code=201
 )
 async def file_error_report(
-    question_id: str, body: ErrorReportIn, request: Request, uow: UoW, principal: Reporter
+    question_id: Id, body: ErrorReportIn, request: Request, uow: UoW, principal: Reporter
 ) -> ErrorReportOut:
     """Report that a question is wrong (wrong key, outdated law, typo, unclear)."""
     return await service.file_error_report(
@@ -129,7 +130,7 @@ async def error_reports(
     status: ReportStatus | None = None,
     certification: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[ErrorReportOut]:
     """The authors' review queue, newest first."""
     return await service.error_reports(
@@ -138,13 +139,13 @@ async def error_reports(
 
 
 @router.get("/error-reports/{report_id}", response_model=ErrorReportOut)
-async def error_report(report_id: str, uow: UoW, _: Reviewer) -> ErrorReportOut:
+async def error_report(report_id: Id, uow: UoW, _: Reviewer) -> ErrorReportOut:
     return await service.get_error_report(uow, report_id)
 
 
 @router.patch("/error-reports/{report_id}", response_model=ErrorReportOut)
 async def update_error_report(
-    report_id: str, body: ErrorReportUpdate, uow: UoW, principal: Reviewer
+    report_id: Id, body: ErrorReportUpdate, uow: UoW, principal: Reviewer
 ) -> ErrorReportOut:
     """Close a report without editing the question (the reporter is told), or reopen it.
     Editing the question closes its open reports by itself."""
@@ -157,5 +158,5 @@ async def notices(uow: UoW, principal: SelfReader) -> list[NoticeOut]:
 
 
 @router.delete("/me/notices/{notice_id}", status_code=204)
-async def dismiss_notice(notice_id: str, uow: UoW, principal: SelfWriter) -> None:
+async def dismiss_notice(notice_id: Id, uow: UoW, principal: SelfWriter) -> None:
     await service.dismiss_notice(uow, signed_in(principal), notice_id)

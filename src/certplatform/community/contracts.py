@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -41,7 +40,7 @@ class CommentIn(_Frozen):
 
 
 class VoteIn(_Frozen):
-    value: Literal[-1, 0, 1] = Field(description="+1 up, -1 down, 0 takes the vote back")
+    value: int = Field(ge=-1, le=1, description="+1 up, -1 down, 0 takes the vote back")
 
 
 class AbuseReportIn(_Frozen):
