@@ -81,6 +81,9 @@ SERVICE_MESSAGES = (
     N_("You have answered every question here at least once."),
     N_("This question is part of your exam in progress; practise it after you submit."),
     N_("This review shows questions of your exam in progress; open it after you submit."),
+    N_("Every question here is part of your exam in progress; practise them after you submit."),
+    N_("No question was answered wrongly here, so there is nothing to retry."),
+    N_("The attempt is still open; submit it first."),
 )
 
 
