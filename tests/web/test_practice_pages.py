@@ -612,3 +612,49 @@ async def test_dark_mode_follows_the_system_or_the_switch_and_passes_axe(
     )
     assert bad.status == 422
     assert {c["name"]: c["value"] for c in await context.cookies()}["theme"] == "dark"
+
+
+@pytest.mark.skipif(os.environ.get("SCREENSHOTS") != "1", reason="set SCREENSHOTS=1")
+async def test_week_screenshots(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    async def shoot(name: str) -> None:
+        for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            await page.set_viewport_size(viewport)
+            await page.screenshot(path=SCREENSHOTS / f"week-{name}-{size}.png", full_page=True)
+        await page.set_viewport_size(DESKTOP)
+
+    await _learner(page, base_url, db, storage, "week-shots@example.com")
+    await page.goto(f"{base_url}/")
+    await shoot("home-new")
+
+    await page.goto(f"{base_url}{SUBJECT_START}")
+    await _wait_for_question(page)
+    session_id, _ = _where(page)
+    for n, right in enumerate((True, False, True, False)):
+        await _answer_current(page, base_url, db, right=right)
+        await page.keyboard.press("n")
+        await page.wait_for_url(f"**/practice/{session_id}/{n + 1}")
+    await shoot("practice-stop")
+    await page.click("#practice-card a[data-stop]")
+    await page.wait_for_url(f"**/practice/{session_id}/done")
+    await shoot("practice-end")
+
+    await page.goto(f"{base_url}/notes?certification={CERT}")
+    await page.locator(".memo-form textarea").first.fill(
+        "제2정규형: 부분 함수 종속 제거. 다시 보기!"
+    )
+    await page.locator(".memo-form button[type=submit]").first.click()
+    await expect(page.locator(".saved")).to_be_visible()
+    await page.locator("details.note-detail summary").first.click()
+    await shoot("notes")
+    await page.emulate_media(media="print")
+    await page.screenshot(path=SCREENSHOTS / "week-notes-print.png", full_page=True)
+    await page.emulate_media(media="screen", color_scheme="dark")
+    await shoot("notes-dark")
+    await page.goto(f"{base_url}/practice/{session_id}/done")
+    await shoot("practice-end-dark")
+    await page.goto(f"{base_url}/")
+    await shoot("home-dark")
