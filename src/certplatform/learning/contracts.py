@@ -113,6 +113,42 @@ class WrongNoteOut(_Out):
     last_wrong_at: datetime
 
 
+class WrongNoteDetail(WrongNoteOut):
+    """A note with what the learner needs to study it: the question, the last wrong answer
+    (in the canonical order of the question's current choices; None when not recorded),
+    the key and the explanation."""
+
+    subject: str | None
+    question: QuestionView
+    your_answer: ResponseIn | None
+    key: dict[str, Any]
+    key_display: tuple[str, ...]
+    explanation: str
+
+
+class RunAnswer(_Out):
+    """One question answered in a practice run: the first answer counts."""
+
+    position: int
+    question_id: str
+    stem: str
+    your_answer: ResponseIn | None
+    correct: bool
+    elapsed_ms: int
+
+
+class PracticeSummary(_Out):
+    """What a practice run came to, for its end page. Questions locked by an open exam are
+    left out (and counted in `withheld`), so their correctness is not told early."""
+
+    session: PracticeSessionOut
+    answers: tuple[RunAnswer, ...]
+    answered: int
+    correct: int
+    elapsed_ms: int
+    withheld: int
+
+
 class DueCard(_Out):
     question_id: str
     certification: str

@@ -64,6 +64,11 @@ class AnswerRecord(IdMixin, Base):
     correct: Mapped[bool] = mapped_column(Boolean)
     elapsed_ms: Mapped[int] = mapped_column(Integer)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What was answered (internal terms), and the practice run and position it came from:
+    # the run's summary and the wrong-answer note show it. Null on older rows and exams.
+    response: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
+    practice_session_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)
 
 
 class PracticeSession(IdMixin, TimestampMixin, Base):

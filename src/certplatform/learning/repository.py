@@ -21,6 +21,7 @@ from certplatform.learning.models import (
     Bookmark,
     ExamDate,
     LearnerSettings,
+    PracticeSession,
     ReviewCard,
     WrongNote,
 )
@@ -466,3 +467,69 @@ async def attempts_by_id(session: AsyncSession, ids: Sequence[str]) -> list[Atte
     if not ids:
         return []
     return list((await session.scalars(select(Attempt).where(Attempt.id.in_(ids)))).all())
+
+
+async def run_answers(session: AsyncSession, practice_session_id: str) -> list[AnswerRecord]:
+    """The answers given in a practice run, oldest first."""
+    rows = await session.scalars(
+        select(AnswerRecord)
+        .where(AnswerRecord.practice_session_id == practice_session_id)
+        .order_by(AnswerRecord.answered_at, AnswerRecord.id)
+    )
+    return list(rows)
+
+
+async def last_wrong_records(
+    session: AsyncSession, user_id: str, question_ids: Sequence[str]
+) -> dict[str, AnswerRecord]:
+    """Per question, the learner's latest wrong answer whose response was recorded."""
+    if not question_ids:
+        return {}
+    rows = await session.scalars(
+        select(AnswerRecord)
+        .where(
+            AnswerRecord.user_id == user_id,
+            AnswerRecord.question_id.in_(question_ids),
+            AnswerRecord.correct.is_(False),
+            AnswerRecord.response.is_not(None),
+        )
+        .order_by(AnswerRecord.answered_at.desc(), AnswerRecord.id.desc())
+    )
+    found: dict[str, AnswerRecord] = {}
+    for row in rows:
+        found.setdefault(row.question_id, row)
+    return found
+
+
+async def last_wrong_exam_items(
+    session: AsyncSession, user_id: str, question_ids: Sequence[str]
+) -> dict[str, tuple[AttemptItem, datetime]]:
+    """Per question, the latest submitted exam item answered wrongly, with its submit time."""
+    if not question_ids:
+        return {}
+    rows = await session.execute(
+        select(AttemptItem, Attempt.submitted_at)
+        .join(Attempt, Attempt.id == AttemptItem.attempt_id)
+        .where(
+            Attempt.user_id == user_id,
+            Attempt.status == "submitted",
+            AttemptItem.question_id.in_(question_ids),
+            AttemptItem.response.is_not(None),
+            AttemptItem.fraction < 1.0,
+        )
+        .order_by(Attempt.submitted_at.desc())
+    )
+    found: dict[str, tuple[AttemptItem, datetime]] = {}
+    for item, submitted_at in rows:
+        if submitted_at is not None:
+            found.setdefault(item.question_id, (item, submitted_at))
+    return found
+
+
+async def studied_certifications(session: AsyncSession, user_id: str) -> set[str]:
+    """Certifications the learner has practised, answered or sat a mock exam in."""
+    practised = select(PracticeSession.certification_code).where(PracticeSession.user_id == user_id)
+    answered = select(AnswerRecord.certification_code).where(AnswerRecord.user_id == user_id)
+    sat = select(Attempt.certification_code).where(Attempt.user_id == user_id)
+    rows = await session.scalars(practised.union(answered, sat))
+    return set(rows)

@@ -37,14 +37,17 @@ from certplatform.learning.contracts import (
     PracticeQuestion,
     PracticeSessionOut,
     PracticeStart,
+    PracticeSummary,
     RegradeChange,
     RegradeReport,
     ResponseIn,
     ReviewItem,
+    RunAnswer,
     SaveAck,
     SaveAnswer,
     SectionClock,
     SectionScore,
+    WrongNoteDetail,
     WrongNoteOut,
 )
 from certplatform.learning.grading import (
@@ -190,10 +193,14 @@ async def _record_answer(
     clear_after: int,
     now: datetime,
     notes: dict[str, WrongNote] | None = None,
+    response: Response | None = None,
+    practice: tuple[str, int] | None = None,
 ) -> Literal["added", "kept", "cleared", "none"]:
     """Log the answer and keep the wrong-answer note in step with it. `notes`, when given,
     holds the learner's notes for the questions being recorded, loaded in advance (a
-    question missing from it has no note); new notes are added to it."""
+    question missing from it has no note); new notes are added to it. `response` and
+    `practice` (run id, position) are kept with the record for the run's summary and
+    the note."""
     correct = fraction >= 1.0
     uow.session.add(
         AnswerRecord(
@@ -207,6 +214,9 @@ async def _record_answer(
             correct=correct,
             elapsed_ms=elapsed_ms,
             answered_at=now,
+            response=response.model_dump(mode="json") if response is not None else None,
+            practice_session_id=practice[0] if practice else None,
+            position=practice[1] if practice else None,
         )
     )
     if notes is None:
@@ -540,6 +550,8 @@ async def answer_practice(
         elapsed_ms=elapsed_ms,
         clear_after=clear_after,
         now=now,
+        response=response,
+        practice=(row.id, position),
     )
     due = await _review(
         uow, principal.user_id, row.certification_code, qid, fraction >= 1.0, elapsed_ms, now
@@ -559,6 +571,160 @@ async def answer_practice(
         wrong_note=note,
         next_review_at=due,
     )
+
+
+async def practice_summary(
+    uow: UnitOfWork, principal: Principal, session_id: str
+) -> PracticeSummary:
+    """What I answered in a run (the first answer at each position counts: a second try
+    after seeing the key is not a fresh answer), my score and the time I spent."""
+    row = await _practice_session(uow, principal, session_id)
+    first: dict[int, AnswerRecord] = {}
+    for record in await repo.run_answers(uow.session, row.id):
+        if record.position is not None:
+            first.setdefault(record.position, record)
+    locked = await locked_questions(uow, principal, [r.question_id for r in first.values()])
+    shown = [first[p] for p in sorted(first) if first[p].question_id not in locked]
+    versions = await _versions(uow, [r.version_id for r in shown])
+    answers = []
+    for record in shown:
+        version = versions[record.version_id]
+        response = _response(record.response)
+        order = display.display_order(version.content, None)
+        answers.append(
+            RunAnswer(
+                position=record.position or 0,
+                question_id=record.question_id,
+                stem=display.media_url(row.certification_code, version.content.stem),
+                your_answer=display.to_display(version.content, order, response)
+                if response
+                else None,
+                correct=record.correct,
+                elapsed_ms=record.elapsed_ms,
+            )
+        )
+    return PracticeSummary(
+        session=_session_out(row),
+        answers=tuple(answers),
+        answered=len(answers),
+        correct=sum(1 for a in answers if a.correct),
+        elapsed_ms=sum(a.elapsed_ms for a in answers),
+        withheld=len(first) - len(shown),
+    )
+
+
+async def _practice_run(
+    uow: UnitOfWork, principal: Principal, certification: str, question_ids: Sequence[str]
+) -> PracticeSessionOut:
+    """A run over exactly these questions (in this order), less any an open exam locks and
+    any no longer published; a Conflict when none is left."""
+    ids = list(dict.fromkeys(question_ids))
+    locked = await locked_questions(uow, principal, ids)
+    published = await content.current_versions(uow, ids)
+    ids = [q for q in ids if q not in locked and q in published]
+    if not ids:
+        raise Conflict(ALL_LOCKED_MESSAGE if locked else NOTHING_WRONG_MESSAGE)
+    row = PracticeSession(
+        user_id=principal.user_id,
+        certification_code=certification,
+        mode="retry",
+        subject_code=None,
+        topic_code=None,
+        question_ids=ids,
+        answered=0,
+        correct=0,
+        created_at=utcnow(),
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    return _session_out(row)
+
+
+NOTHING_WRONG_MESSAGE = "No question was answered wrongly here, so there is nothing to retry."
+
+
+async def retry_wrong_of_run(
+    uow: UnitOfWork, principal: Principal, session_id: str
+) -> PracticeSessionOut:
+    """A new run over exactly the questions I got wrong (first answer) in this run."""
+    summary = await practice_summary(uow, principal, session_id)
+    wrong = [a.question_id for a in summary.answers if not a.correct]
+    return await _practice_run(uow, principal, summary.session.certification, wrong)
+
+
+async def retry_wrong_of_attempt(
+    uow: UnitOfWork, principal: Principal, attempt_id: str
+) -> PracticeSessionOut:
+    """A practice run over the questions answered wrongly in a submitted attempt; refused
+    (409) while the attempt is open, since keys are shown in practice."""
+    attempt = await _owned_attempt(uow, principal, attempt_id)
+    _attempt_result(attempt)  # Conflict while open
+    items = await repo.attempt_items(uow.session, attempt.id)
+    wrong = [i.question_id for i in items if i.response is not None and (i.fraction or 0) < 1]
+    return await _practice_run(uow, principal, attempt.certification_code, wrong)
+
+
+async def wrong_note_details(
+    uow: UnitOfWork, principal: Principal, certification: str | None, subject: str | None
+) -> list[WrongNoteDetail]:
+    """The wrong-answer note with the question, my last wrong answer, the key and the
+    explanation; `subject` narrows it. Locked questions are already left out by
+    `wrong_notes`, so no key of an open exam is shown."""
+    notes = await wrong_notes(uow, principal, certification)
+    ids = [n.question_id for n in notes]
+    questions = {q.id: q for q in await content.get_questions(uow, ids)}
+    if subject:
+        notes = [
+            n
+            for n in notes
+            if n.question_id in questions and questions[n.question_id].subject_code == subject
+        ]
+        ids = [n.question_id for n in notes]
+    current = await content.current_versions(uow, ids)
+    practised = await repo.last_wrong_records(uow.session, principal.user_id, ids)
+    sat = await repo.last_wrong_exam_items(uow.session, principal.user_id, ids)
+    answered = await _versions(
+        uow,
+        [r.version_id for r in practised.values()] + [i.version_id for i, _ in sat.values()],
+    )
+    details = []
+    for note in notes:
+        version = current.get(note.question_id)
+        if version is None:
+            continue
+        c = version.content
+        order = display.display_order(c, None)
+        mine: ResponseIn | None = None
+        record, exam = practised.get(note.question_id), sat.get(note.question_id)
+        # The later of my last wrong practice answer and my last wrong exam answer.
+        if exam and (record is None or exam[1] >= record.answered_at):
+            source, raw = answered.get(exam[0].version_id), exam[0].response
+        else:
+            source = answered.get(record.version_id) if record else None
+            raw = record.response if record else None
+        response = _response(raw)
+        if source is not None and response is not None:
+            mine = display.to_display(
+                source.content, display.display_order(source.content, None), response
+            )
+        question = questions.get(note.question_id)
+        details.append(
+            WrongNoteDetail(
+                **note.model_dump(),
+                subject=question.subject_code if question else None,
+                question=display.view(version, order, note.certification),
+                your_answer=mine,
+                key=key_of(c),
+                key_display=display.key_display(c, order),
+                explanation=c.explanation,
+            )
+        )
+    return details
+
+
+async def studied_certifications(uow: UnitOfWork, principal: Principal) -> set[str]:
+    """Certifications I have practised or sat a mock exam in."""
+    return await repo.studied_certifications(uow.session, principal.user_id)
 
 
 # ---- mock exams ------------------------------------------------------------------------------

@@ -102,6 +102,9 @@ SERVICE_MESSAGES = (
     N_("Only authors and admins moderate discussions."),
     N_("A deleted or hidden comment cannot be the accepted answer."),
     N_("You cannot report your own comment; edit or delete it instead."),
+    N_("Every question here is part of your exam in progress; practise them after you submit."),
+    N_("No question was answered wrongly here, so there is nothing to retry."),
+    N_("The attempt is still open; submit it first."),
 )
 
 

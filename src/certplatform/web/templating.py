@@ -16,6 +16,8 @@ from certplatform.web import i18n
 from certplatform.web.markdown import render as render_markdown
 
 ZONE_COOKIE = "tz"  # the browser's own zone, set by static/js/zone.js
+THEME_COOKIE = "theme"  # light | dark | auto (the system's choice); set by POST /theme
+THEMES = ("auto", "light", "dark")
 _zone: ContextVar[str] = ContextVar("zone", default=DEFAULT_ZONE)
 
 env = Environment(
@@ -67,6 +69,12 @@ def csrf_token(request: Request) -> str:
     return str(request.scope.get("state", {}).get("anon_csrf", ""))
 
 
+def theme(request: Request) -> str:
+    """The colour scheme chosen by cookie; the page renders with it, so there is no flash."""
+    chosen = request.cookies.get(THEME_COOKIE, "")
+    return chosen if chosen in THEMES else "auto"
+
+
 def page(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -79,6 +87,7 @@ def page(
         "user": user,
         "csrf_token": csrf_token(request),
         "path": request.url.path,
+        "theme": theme(request),
         **(context or {}),
     }
     return HTMLResponse(env.get_template(template).render(data), status_code=status)

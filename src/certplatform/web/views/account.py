@@ -22,7 +22,7 @@ from certplatform.learning import service as learning
 from certplatform.learning.contracts import LearningSettings
 from certplatform.web import i18n
 from certplatform.web.security import LANG_COOKIE, check_anonymous_csrf
-from certplatform.web.templating import ZONE_COOKIE, page
+from certplatform.web.templating import THEME_COOKIE, THEMES, ZONE_COOKIE, page
 from certplatform.web.views.common import UoW, form, redirect, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -132,6 +132,20 @@ async def switch_language(request: Request, _: Anyone) -> RedirectResponse:
     response.set_cookie(
         LANG_COOKIE, i18n.pick(data.get("lang")), max_age=365 * 86400, samesite="lax", path="/"
     )
+    return response
+
+
+@router.post("/theme")
+async def switch_theme(request: Request, _: Anyone) -> RedirectResponse:
+    """Light, dark or the system's scheme, kept in a cookie the pages render with."""
+    data = await form(request)
+    if getattr(request.state, "principal", None) is None:
+        check_anonymous_csrf(request, data.get("csrf_token"))
+    chosen = data.get("theme", "")
+    if chosen not in THEMES:
+        raise Invalid(i18n.N_("Choose light, dark or the system's setting."))
+    response = redirect(safe_next(data.get("next")))
+    response.set_cookie(THEME_COOKIE, chosen, max_age=365 * 86400, samesite="lax", path="/")
     return response
 
 

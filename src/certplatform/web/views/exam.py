@@ -370,7 +370,7 @@ async def result_page(request: Request, attempt_id: str, uow: UoW, principal: Ex
     return page(request, "exam/result.html", context)
 
 
-def _key_text(key: dict[str, Any]) -> str:
+def key_text(key: dict[str, Any]) -> str:
     """The key of a question without choices, as text for the review page."""
     kind = key.get("type")
     if kind == "true_false":
@@ -392,7 +392,7 @@ def _key_text(key: dict[str, Any]) -> str:
     return i18n.gettext("Graded by a person")
 
 
-def _answer_text(answer: ResponseIn | None) -> str:
+def answer_text(answer: ResponseIn | None) -> str:
     if answer is None:
         return ""
     if answer.value is not None:
@@ -421,8 +421,8 @@ async def review_page(request: Request, attempt_id: str, uow: UoW, principal: Ex
         "mark": mark,
         "inline": inline_markdown,
         "duration": duration,
-        "key_text": _key_text,
-        "answer_text": _answer_text,
+        "key_text": key_text,
+        "answer_text": answer_text,
         "Q": QuestionType,
     }
     return page(request, "exam/review.html", context)

@@ -28,7 +28,10 @@ async def home(request: Request, uow: UoW, principal: Catalog) -> HTMLResponse:
     due = await learning.due_counts(uow, user)
     attempts = await learning.my_attempts(uow, user, limit=5)
     settings = await learning.get_settings(uow, user)
-    mine = {a.certification for a in attempts} | set(due) | set(settings.exam_dates)
+    studied = await learning.studied_certifications(uow, user)
+    mine = studied | {a.certification for a in attempts} | set(due) | set(settings.exam_dates)
+    # Nothing done yet: greet a newcomer and walk them through the first steps.
+    new = not studied and not attempts
     open_attempt = next((a for a in attempts if a.status == "open"), None)
     if open_attempt:
         next_step = ("resume", open_attempt.id)
@@ -49,6 +52,7 @@ async def home(request: Request, uow: UoW, principal: Catalog) -> HTMLResponse:
             "exam_dates": settings.exam_dates,
             "next_step": next_step,
             "notices": await community.notices(uow, user, limit=5),
+            "new": new,
         },
     )
 

@@ -34,6 +34,7 @@ from certplatform.web import i18n
 from certplatform.web.markdown import render as render_markdown
 from certplatform.web.templating import page
 from certplatform.web.views.common import UoW, form, redirect, safe_next
+from certplatform.web.views.exam import answer_text, duration, key_text
 
 router = APIRouter(include_in_schema=False)
 Practice = Annotated[Principal | None, Depends(Requirement("practice", "use"))]
@@ -184,11 +185,37 @@ async def _question_context(
 
 @router.get("/practice/{session_id}/done", response_class=HTMLResponse)
 async def done(request: Request, session_id: str, uow: UoW, principal: Practice) -> HTMLResponse:
-    """The end of a run: where to go next."""
-    # The session itself, not its first question: that one may be locked by an exam now.
-    session = await learning.practice_session(uow, signed_in(principal), session_id)
-    detail = await content.certification_detail(uow, session.certification)
-    return page(request, "practice/done.html", {"practice": session, "cert": detail})
+    """The end of a run, reached at the last question or by stopping: what I answered, my
+    score and time, and where to go next."""
+    # The run's record, not its first question: that one may be locked by an exam now.
+    summary = await learning.practice_summary(uow, signed_in(principal), session_id)
+    detail = await content.certification_detail(uow, summary.session.certification)
+    context = {
+        "practice": summary.session,
+        "summary": summary,
+        "cert": detail,
+        "wrong": sum(1 for a in summary.answers if not a.correct),
+        "duration": duration,
+        "answer_text": answer_text,
+        "excerpt": excerpt,
+    }
+    return page(request, "practice/done.html", context)
+
+
+@router.get("/practice/{session_id}/retry", response_model=None)
+async def retry_run(request: Request, session_id: str, uow: UoW, principal: Practice) -> Response:
+    """틀린 문제 다시 풀기: a new run over exactly the questions I got wrong in this one."""
+    run = await learning.retry_wrong_of_run(uow, signed_in(principal), session_id)
+    return redirect(f"/practice/{run.id}/0")
+
+
+@router.get("/exam/{attempt_id}/practice-wrong", response_model=None)
+async def retry_attempt(
+    request: Request, attempt_id: str, uow: UoW, principal: Practice
+) -> Response:
+    """틀린 문제만 다시 풀기: practise the questions a submitted attempt got wrong."""
+    run = await learning.retry_wrong_of_attempt(uow, signed_in(principal), attempt_id)
+    return redirect(f"/practice/{run.id}/0")
 
 
 @router.get("/practice/{session_id}/{position}", response_class=HTMLResponse)
@@ -333,26 +360,37 @@ async def notes_page(
     uow: UoW,
     principal: Remediation,
     certification: str = "",
+    subject: str = "",
     saved: str = "",
     removed: str = "",
 ) -> HTMLResponse:
-    """오답노트: the questions I got wrong, until I answer them right enough times in a row."""
+    """오답노트: the questions I got wrong, until I answer them right enough times in a row,
+    with my answer, the key and the explanation; by certification and subject."""
     user = signed_in(principal)
     names = await _names(uow)
     chosen = certification if certification in names else ""
-    notes = await learning.wrong_notes(uow, user, chosen or None)
+    # Subject codes are per certification, so a subject narrows a chosen certification only.
+    subjects = (await content.certification_detail(uow, chosen)).subjects if chosen else []
+    subject = subject if any(s.code == subject for s in subjects) else ""
+    notes = await learning.wrong_note_details(uow, user, chosen or None, subject or None)
     return page(
         request,
         "remediation/notes.html",
         {
             "names": names,
             "certification": chosen,
+            "subjects": subjects,
+            "subject": subject,
+            "subject_names": {s.code: s.name for s in subjects},
             "groups": _grouped(notes, names),
             "count": len(notes),
             "saved": saved,
             "removed": removed == "1",
             "clear_after": _clear_after(request),
             "excerpt": excerpt,
+            "inline": inline_markdown,
+            "answer_text": answer_text,
+            "key_text": key_text,
         },
     )
 

@@ -88,6 +88,19 @@
   document.addEventListener("htmx:responseError", fallback);
   document.addEventListener("htmx:sendError", fallback);
 
+  // Printing the wrong-answer note prints every answer and explanation, open or not.
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details:not([open])").forEach(function (d) {
+      d.open = true;
+      openedForPrint.push(d);
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (d) { d.open = false; });
+    openedForPrint = [];
+  });
+
   function ready() {
     showHints(document);
     focusMarked(document);
