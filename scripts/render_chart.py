@@ -54,7 +54,8 @@ def main(out: Path) -> int:
             report = helm.lint(CHART, values, strict=True, namespace=namespace)
             for message in report.get("messages") or []:
                 if message["severity"] >= 2:
-                    print(f"helm lint {environment}/{name}: {message['path']}: {message['error']}")
+                    where = f"{environment}/{name}: {message['path']}"
+                    sys.stdout.write(f"helm lint {where}: {message['error']}\n")
                     failures += 1
             with helm.Chart.load(CHART) as chart:
                 manifests = chart.render(
@@ -84,7 +85,7 @@ def main(out: Path) -> int:
             (target.with_suffix(".yaml")).write_text(yaml.safe_dump_all(native), encoding="utf-8")
             (target.with_suffix(".crd.yaml")).write_text(yaml.safe_dump_all(crds), encoding="utf-8")
             kinds = ", ".join(sorted({d["kind"] for d in docs}))
-            print(f"rendered {environment}/{name}: {kinds}")
+            sys.stdout.write(f"rendered {environment}/{name}: {kinds}" + "\n")
     return 1 if failures else 0
 
 
