@@ -7,7 +7,7 @@ BENCH  ?=
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser messages clean backup-dev reset-dev
+.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser messages clean backup-dev reset-dev image-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,3 +78,7 @@ backup-dev: ## Dump the dev database and mirror the media bucket into backups/
 
 reset-dev: ## Delete the dev stack's volumes (asks first; CONFIRM=yes skips the question)
 	sh scripts/reset-dev.sh
+
+image-smoke: ## Build the dev and prod images with buildah and check that prod serves (needs buildah)
+	@command -v buildah >/dev/null || { echo "buildah is not installed: image-smoke skipped"; exit 0; }; \
+	  sh scripts/image-smoke.sh
