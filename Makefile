@@ -7,7 +7,7 @@ BENCH  ?=
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck migrate bench install install-dev browser messages clean
+.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser messages clean backup-dev reset-dev image-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ messages: install-dev ## Extract page messages into the catalogs (then translate
 	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform/web
 	$(BIN)/pybabel update -i src/certplatform/web/locales/messages.pot -d src/certplatform/web/locales -l ko --no-fuzzy-matching
 
-lint: install-dev ## ruff (lint + format check) and the import-linter contracts
+lint: install-dev lint-deploy ## ruff (lint + format check), the import-linter contracts, the deployment files
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
@@ -62,3 +62,23 @@ bench: install-dev ## Run the benchmarks (BENCH=name for one) on SQLite and Post
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var
+
+lint-deploy: install-dev ## Check the deployment files with real tools (see docs/deploy.md)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.dev.yml docker-compose.one-stack.yml .devcontainer/docker-compose.dev.yml
+	$(BIN)/python -c "import json, sys; json.load(open('.devcontainer/devcontainer.json'))"
+	$(BIN)/shellcheck scripts/*.sh
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint -no-color -oneline
+	rm -rf build/manifests
+	$(BIN)/python scripts/render_chart.py build/manifests
+	$(BIN)/kubernetes-validate --strict --quiet $$(ls build/manifests/*.yaml | grep -v '\.crd\.yaml$$')
+
+backup-dev: ## Dump the dev database and mirror the media bucket into backups/
+	sh scripts/backup-dev.sh
+
+reset-dev: ## Delete the dev stack's volumes (asks first; CONFIRM=yes skips the question)
+	sh scripts/reset-dev.sh
+
+image-smoke: ## Build the dev and prod images with buildah and check that prod serves (needs buildah)
+	@command -v buildah >/dev/null || { echo "buildah is not installed: image-smoke skipped"; exit 0; }; \
+	  sh scripts/image-smoke.sh

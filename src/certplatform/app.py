@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -43,6 +44,7 @@ from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
 from certplatform.learning.tasks import run_sweeper
+from certplatform.roles import Role
 from certplatform.web import routes as web
 
 log = structlog.get_logger(__name__)
@@ -51,7 +53,25 @@ log = structlog.get_logger(__name__)
 UPLOAD_PATHS = (r"^/api/v1/certifications/[^/]+/import$", r"^/admin/import$")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+# What each role mounts (ADR 0019): the gateway is the whole API edge (REST and GraphQL);
+# a service role serves its own context's REST API; the page roles serve pages only.
+# analytics has no routes yet: it serves the health and metrics routes.
+_EDGE = (identity_router, content_router, audit_router, learning_router, community_router)
+APIS: dict[Role, tuple[APIRouter, ...]] = {
+    Role.all: _EDGE,
+    Role.gateway: _EDGE,
+    Role.content: (content_router,),
+    Role.learning: (learning_router,),
+    Role.community: (community_router,),
+}
+PAGES: dict[Role, tuple[APIRouter, ...]] = {
+    Role.all: web.PAGE_ROUTERS,
+    Role.web: web.LEARNER_ROUTERS,
+    Role.admin: web.ADMIN_ROUTERS,
+}
+
+
+def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -143,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.role = role
     app.state.enforcer = load_enforcer()
     app.state.authenticator = authenticate
     app.state.storage = LocalStorage(settings.media_dir)
@@ -191,7 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "role": role.value}
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
@@ -206,13 +227,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(identity_router)
-    app.include_router(content_router)
-    app.include_router(audit_router)
-    app.include_router(learning_router)
-    app.include_router(community_router)
-    app.include_router(graphql_router(settings), prefix="/graphql")
-    web.install(app, secure_cookies=settings.cookie_secure)
+    for router in APIS.get(role, ()):
+        app.include_router(router)
+    if role in (Role.all, Role.gateway):
+        app.include_router(graphql_router(settings), prefix="/graphql")
+    web.install(app, secure_cookies=settings.cookie_secure, routers=PAGES.get(role, ()))
     # Outermost, so that a request turned away costs next to nothing.
     app.add_middleware(
         AdmissionControl,
@@ -220,6 +239,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wait=settings.admission_wait_seconds,
     )
     return app
+
+
+def create_role_app() -> FastAPI:
+    """uvicorn's factory when it runs several workers: the role comes from SERVE_ROLE."""
+    return create_app(role=Role(os.environ.get("SERVE_ROLE", Role.all.value)))
 
 
 async def relay_events(app: FastAPI) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -29,6 +30,7 @@ from certplatform.kernel.events import EventBus, relay_pending
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import get_settings
 from certplatform.kernel.storage import LocalStorage
+from certplatform.roles import ROLE_PORTS, Role
 
 app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -131,15 +133,27 @@ def demo_load(
 
 @app.command()
 def serve(
-    port: Annotated[int | None, typer.Option(help="port (default: PORT or 3000)")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="port (default: PORT, else the role's documented port)")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="address to bind")] = None,
     demo: Annotated[bool, typer.Option(help="load the demo content first")] = False,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=64, help="processes (default: the cores in production, else 1)"),
     ] = None,
+    role: Annotated[
+        Role, typer.Option(help="which routes to serve (ADR 0019); all = the whole platform")
+    ] = Role.all,
+    migrate_first: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="migrate the database before serving (off where a release job migrates)",
+        ),
+    ] = True,
 ) -> None:
-    """Migrate, optionally load the demo, and serve the platform."""
+    """Migrate, optionally load the demo, and serve the platform (or one role of it)."""
     import uvicorn
 
     from certplatform.app import create_app
@@ -147,7 +161,8 @@ def serve(
     settings = get_settings()
     if demo and settings.production:
         raise _fail("The demo accounts have a published password; --demo is refused in production.")
-    _upgrade()
+    if migrate_first:
+        _upgrade()
     if demo:
         from certplatform.demo import load_demo, print_accounts
 
@@ -155,9 +170,10 @@ def serve(
         for line in _run(lambda db: load_demo(db, storage)).lines:
             typer.echo(line)
         print_accounts()
-    bind_port = port or settings.port
+    # PORT set in the environment wins over the role's port (containers set it per service).
+    bind_port = port or (settings.port if "port" in settings.model_fields_set else ROLE_PORTS[role])
     bind_host = host or settings.host
-    typer.echo(f"Serving on http://{bind_host}:{bind_port}  (Ctrl-C stops)")
+    typer.echo(f"Serving role {role.value} on http://{bind_host}:{bind_port}  (Ctrl-C stops)")
     # The app alone decides whether X-Forwarded-For is believed (FORWARDED_ALLOW_IPS, see
     # kernel/net.py); uvicorn's own proxy handling would believe 127.0.0.1 by default.
     on_postgres = settings.asyncpg_dsn is not None
@@ -167,8 +183,9 @@ def serve(
         raise _fail("Several workers need PostgreSQL (DATABASE_URL); SQLite serves one process.")
     if processes > 1:
         # Each worker builds its own app from the same environment.
+        os.environ["SERVE_ROLE"] = role.value
         uvicorn.run(
-            "certplatform.app:create_app",
+            "certplatform.app:create_role_app",
             factory=True,
             workers=processes,
             host=bind_host,
@@ -178,12 +195,33 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, role),
         host=bind_host,
         port=bind_port,
         log_level="warning",
         proxy_headers=False,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the background loops (deadline sweeper, event relay, audit checkpoints) without
+    serving HTTP: the job-svc of a role-split deployment, whose roles turn their loops off."""
+    from certplatform.app import create_app
+
+    settings = get_settings()
+    application = create_app(settings)  # its lifespan only: no HTTP is served
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with application.router.lifespan_context(application):
+            typer.echo("Worker running  (Ctrl-C stops)")
+            await stop.wait()
+
+    asyncio.run(main())
 
 
 @users_app.command("create")

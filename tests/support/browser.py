@@ -37,11 +37,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str]) -> Iterator[str]:
-    """`certplatform serve` in its own process; yields its base URL."""
+def live_server(env: dict[str, str], *args: str) -> Iterator[str]:
+    """`certplatform serve` (with `args`, e.g. a role) in its own process; yields its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "certplatform.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "certplatform.cli", "serve", "--port", str(port), *args],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from certplatform.kernel.db import Base, create_engine
@@ -17,6 +18,7 @@ config = context.config
 target_metadata = Base.metadata
 # Search indexes are dialect-specific (FTS5 virtual tables, tsvector) and made by hand.
 UNMANAGED_PREFIX = "question_search"
+MIGRATION_LOCK = 0x63657274  # "cert": the advisory lock key that serialises migrations
 
 
 def include_object(
@@ -41,6 +43,11 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes (roles, replicas, a release job) may start at once: one
+            # migrates while the others wait, then find the schema current. The lock ends
+            # with the migration's transaction.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
@@ -31,12 +31,23 @@ def is_page(request: Request) -> bool:
     return not path.startswith(("/api/", "/graphql", "/static/"))
 
 
-def install(app: FastAPI, *, secure_cookies: bool) -> None:
+# The pages of each web role: the learner site and the back office (each can sign in).
+LEARNER_ROUTERS = (account.router, home.router, practice.router, exam.router, community.router)
+ADMIN_ROUTERS = (account.router, admin.router)
+
+
+def install(
+    app: FastAPI, *, secure_cookies: bool, routers: tuple[APIRouter, ...] = PAGE_ROUTERS
+) -> None:
+    """The web middleware always (its headers and CSRF check guard every role); the static
+    files and the given page routers only where a role serves pages."""
     app.add_middleware(WebMiddleware, secure_cookies=secure_cookies)
+    if not routers:
+        return
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Browsers ask for /favicon.ico whatever the page links to; a static file like /static.
     app.add_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
-    for router in PAGE_ROUTERS:
+    for router in routers:
         app.include_router(router)
 
 

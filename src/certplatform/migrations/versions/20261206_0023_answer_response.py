@@ -1,7 +1,7 @@
 """answer records keep the response and the practice run they came from
 
 Revision ID: 0023
-Revises: 0013
+Revises: 0007
 Create Date: 2026-12-06 16:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0023"
-down_revision: str | None = "0013"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
