@@ -714,6 +714,11 @@ async def test_j_the_calculator_has_engineering_keys_and_memory(
     for key in "16)+2*(3-1)":
         await page.keyboard.press(key)
     await expect(page.locator("[data-calc-expr]")).to_have_text("√ ( 16 ) + 2 × ( 3 − 1 )")
+    await expect(out).to_have_text("8")  # the value so far, before "="
+    await keys("C")
+    await keys("sqrt")
+    for key in "16)+2*(3-1)":
+        await page.keyboard.press(key)
     await page.keyboard.press("=")  # Enter would press the focused √ button again
     await expect(out).to_have_text("8")
     await keys("5", "0", "%", "=")
@@ -805,15 +810,13 @@ async def test_l_step_screenshots(
     await page.wait_for_url("**/info")
     prefix = page.url.removesuffix("/info")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for step in ("info", "menu", "practice", "ready"):
-        await page.set_viewport_size(DESKTOP)
+    for step, device in (("info", "desktop"), ("menu", "phone"), ("practice", "phone")):
+        await page.set_viewport_size(DESKTOP if device == "desktop" else PHONE)
         await page.goto(f"{prefix}/{step}")
         if step == "practice":
             await page.click(".prep-sheet .bubble:has(input[value='3'])")
-        await page.screenshot(path=str(SCREENSHOTS / f"exam-steps-{step}-desktop.png"))
-        await page.set_viewport_size(PHONE)
         await page.screenshot(
-            path=str(SCREENSHOTS / f"exam-steps-{step}-phone.png"), full_page=True
+            path=str(SCREENSHOTS / f"exam-steps-{step}-{device}.png"), full_page=device == "phone"
         )
     await page.set_viewport_size(DESKTOP)
     attempt = await start_exam(page, base_url, KOREAN)

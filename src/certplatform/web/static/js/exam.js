@@ -831,12 +831,19 @@
   }
   const shownToken = (tok) => (tok.t === 'num' ? tok.v : tok.t === 'op' ? SHOW[tok.v]
     : tok.t === 'fn' ? (tok.v === 'sqrt' ? '√' : '−') : tok.t === 'pct' ? '%' : tok.t);
+  // After ")" or "%" (or an operator), the value of what is complete so far.
+  function runningValue() {
+    const tokens = calc.tokens.slice();
+    while (tokens.length && !endsValue(tokens[tokens.length - 1])) tokens.pop();
+    try { return tokens.length ? formatNumber(evaluate(tokens)) : '0'; } catch (_) { return '0'; }
+  }
   function calcShow() {
     const out = $('[data-calc-out]', calcDialog);
     const tok = last();
     if (calc.error) out.textContent = msg('error');
     else if (calc.result !== null) out.textContent = formatNumber(calc.result);
-    else out.textContent = tok && tok.t === 'num' ? tok.v : '0';
+    else if (tok && tok.t === 'num') out.textContent = tok.v;
+    else out.textContent = runningValue();
     $('[data-calc-expr]', calcDialog).textContent = calc.tokens.map(shownToken).join(' ');
     $('[data-calc-mem]', calcDialog).hidden = calc.memory === 0;
   }
