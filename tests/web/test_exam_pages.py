@@ -641,6 +641,15 @@ async def test_h_a_practice_mock_may_skip_the_steps_and_bad_step_addresses_are_4
         assert reply.status == 404, bad
     reply = await page.request.get(f"{base_url}/exam/prepare/blueprint/no-such-form/info")
     assert reply.status == 404
+    # A past paper is sat as on the day: the same steps, with no skip.
+    await page.goto(f"{base_url}/certifications/{KOREAN}")
+    await page.click("a.button[href*='/exam/prepare/paper/']")
+    await page.wait_for_url("**/info")
+    await expect(page.locator(".prep-facts")).to_contain_text("사용할 수 없음")
+    await expect(page.locator(".prep-skip")).to_have_count(0)
+    await page.goto(page.url.removesuffix("/info") + "/ready")
+    await expect(page.locator("form[action='/exam/start'] input[name=paper_id]")).to_have_count(1)
+    await expect(page.locator(".prep-skip")).to_have_count(0)
     assert await open_attempts(page, base_url) == []
     await page.goto(f"{prefix}/rules")
     await page.click(".prep-skip button")
