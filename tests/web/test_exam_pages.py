@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -535,3 +535,305 @@ async def test_f_screenshots(
     await page.set_viewport_size(DESKTOP)
     await page.goto(f"{base_url}/exam/{attempt}/review")
     await page.screenshot(path=str(SCREENSHOTS / "review-desktop.png"))
+
+
+STEP_TITLES = {
+    "ko": [
+        "수험자 정보 확인",
+        "안내사항",
+        "유의사항",
+        "문제풀이 메뉴 설명",
+        "문제풀이 연습",
+        "시험 준비 완료",
+    ],
+    "en": [
+        "Candidate details",
+        "Exam instructions",
+        "Exam rules",
+        "The exam screen",
+        "Practice question",
+        "Ready to start",
+    ],
+}
+STEPS = ["info", "guide", "rules", "menu", "practice", "ready"]
+
+
+async def open_attempts(page: Page, base_url: str) -> list[dict[str, Any]]:
+    reply = await page.request.get(f"{base_url}/api/v1/attempts")
+    assert reply.ok, await reply.text()
+    return [a for a in await reply.json() if a["status"] == "open"]
+
+
+async def test_g_the_steps_come_in_order_and_the_clock_starts_only_at_start(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, KOREAN)
+    email = await make_user(db, "learner", "steps@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    await page.goto(f"{base_url}/certifications/{KOREAN}")
+    await page.click("a.button.primary[href*='/exam/prepare/blueprint/']")
+    await page.wait_for_url("**/info")
+    first = page.url
+    for lang in ("ko", "en"):
+        if lang == "en":
+            await page.goto(first)
+            await page.click("button[name=lang][value=en]")
+            await page.wait_for_url(first)
+        assert await page.get_attribute("html", "lang") == lang
+        for n, (step, title) in enumerate(zip(STEPS, STEP_TITLES[lang], strict=True)):
+            await expect(page.locator(".prep")).to_have_attribute("data-step", step)
+            await expect(page.locator("[aria-current=step]")).to_have_text(title)
+            await expect(page.locator("#step-h")).to_contain_text(title)
+            await check_page(page, f"step {step} ({lang})")
+            if step == "info":
+                await expect(page.locator(".prep-facts")).to_contain_text("150")
+            if step != "ready":
+                # Keyboard only: Tab to "Next", Enter.
+                await page.locator("h1").focus()
+                await tab_to(page, "el.matches('a[rel=next]')")
+                await page.keyboard.press("Enter")
+                await page.wait_for_url(f"**/{STEPS[n + 1]}")
+        # No attempt exists while the steps are read: no time is spent.
+        assert await open_attempts(page, base_url) == []
+
+    # The practice question: the sheet's bubble and the question show the same choice, and
+    # nothing about it reaches the server.
+    await page.goto(first.replace("/info", "/practice"))
+    await page.click(".prep-sheet .bubble:has(input[value='3'])")
+    await expect(page.locator(".prep-sample input[name=sample][value='3']")).to_be_checked()
+    await page.focus(".prep-sample input[name=sample][value='3']")
+    await page.keyboard.press("ArrowDown")
+    await expect(page.locator(".prep-sheet input[value='4']")).to_be_checked()
+    assert await page.get_attribute(".prep-sheet input[value='2']", "aria-label") == (
+        "Question 1, choice ②"
+    )
+    assert await open_attempts(page, base_url) == []
+
+    await page.goto(first.replace("/info", "/ready"))
+    before = utcnow()
+    await tab_to(page, "el.matches('[data-start]')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(EXAM_URL)
+    match = EXAM_URL.search(page.url)
+    assert match
+    view = await api_view(page, base_url, match[1])
+    started = datetime.fromisoformat(view["started_at"].replace("Z", "+00:00"))
+    # The attempt began when start was pressed, not when the steps were opened.
+    assert started >= before - timedelta(seconds=1), (started, before)
+    # The whole time is left right after the start (150 minutes; the steps took none of it).
+    assert view["remaining_seconds"] > 150 * 60 - 60
+    assert [a["id"] for a in await open_attempts(page, base_url)] == [match[1]]
+
+
+async def test_h_a_practice_mock_may_skip_the_steps_and_bad_step_addresses_are_404(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, KOREAN)
+    email = await make_user(db, "learner", "skip@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    await page.goto(f"{base_url}/certifications/{KOREAN}")
+    await page.click("a.button.primary[href*='/exam/prepare/blueprint/']")
+    await page.wait_for_url("**/info")
+    prefix = page.url.removesuffix("/info")
+    await expect(page.locator(".prep-skip button")).to_have_text("바로 시작")
+    for bad in (f"{prefix}/later", prefix.replace("/blueprint/", "/nothing/") + "/info"):
+        reply = await page.request.get(bad)
+        assert reply.status == 404, bad
+    reply = await page.request.get(f"{base_url}/exam/prepare/blueprint/no-such-form/info")
+    assert reply.status == 404
+    # A past paper is sat as on the day: the same steps, with no skip.
+    await page.goto(f"{base_url}/certifications/{KOREAN}")
+    await page.click("a.button[href*='/exam/prepare/paper/']")
+    await page.wait_for_url("**/info")
+    await expect(page.locator(".prep-facts")).to_contain_text("사용할 수 없음")
+    await expect(page.locator(".prep-skip")).to_have_count(0)
+    await page.goto(page.url.removesuffix("/info") + "/ready")
+    await expect(page.locator("form[action='/exam/start'] input[name=paper_id]")).to_have_count(1)
+    await expect(page.locator(".prep-skip")).to_have_count(0)
+    assert await open_attempts(page, base_url) == []
+    await page.goto(f"{prefix}/rules")
+    await page.click(".prep-skip button")
+    await page.wait_for_url(EXAM_URL)
+    assert len(await open_attempts(page, base_url)) == 1
+
+
+async def test_i_answers_marked_in_the_answer_sheet_are_saved_and_the_sheet_follows_scrolling(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, KOREAN)
+    email = await make_user(db, "learner", "sheet@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    attempt = await start_exam(page, base_url, KOREAN)
+
+    # A click on ③ in row 2 of the sheet answers question 2.
+    await page.click("[data-bubbles='2'] .bubble:has(input[value='3'])")
+    await expect(page.locator("#q-2 input[value='3']")).to_be_checked()
+    await expect(page.locator("[data-cell='2']")).to_have_class(re.compile("is-answered"))
+    # Keyboard: the row is a radio group (Space picks, arrows move), labelled "3번 문항 ②".
+    bubble = page.locator("[data-bubbles='3'] input[value='1']")
+    await bubble.focus()
+    await page.keyboard.press("Space")
+    await page.keyboard.press("ArrowRight")
+    assert await page.evaluate("() => document.activeElement.getAttribute('aria-label')") == (
+        "3번 문항 ②"
+    )
+    await expect(page.locator("#q-3 input[value='2']")).to_be_checked()
+    # And a choice in the question shows in the sheet.
+    await page.click(choice(4, "4"))
+    await expect(page.locator("[data-bubbles='4'] input[value='4']")).to_be_checked()
+    await all_saved(page, attempt)
+    stored = {i["position"]: i for i in (await api_view(page, base_url, attempt))["items"]}
+    assert stored[2]["answer"]["choices"] == ["3"]
+    assert stored[3]["answer"]["choices"] == ["2"]
+    assert stored[4]["answer"]["choices"] == ["4"]
+
+    await page.reload()
+    await page.wait_for_load_state("networkidle")
+    await expect(page.locator("[data-bubbles='2'] input[value='3']")).to_be_checked()
+    await expect(page.locator("#q-2 input[value='3']")).to_be_checked()
+    await expect(page.locator("[data-unanswered-count]")).to_have_text("97")
+    await check_page(page, "exam with the answer sheet (ko)")
+
+    # 1단: scrolling the paper moves the sheet's highlight; 2단 as well.
+    await page.evaluate("() => document.querySelector('#q-20').scrollIntoView({block: 'start'})")
+    await expect(page.locator("[data-cell='20']")).to_have_attribute("aria-current", "true")
+    await expect(page.locator("[aria-current=true][data-cell]")).to_have_count(1)
+    await page.click("[data-layout='2col']")
+    await page.evaluate("() => document.querySelector('#q-41').scrollIntoView({block: 'start'})")
+    await expect(page.locator("[data-cell='41']")).to_have_attribute("aria-current", "true")
+
+
+async def test_j_the_calculator_has_engineering_keys_and_memory(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, KOREAN)
+    email = await make_user(db, "learner", "calc@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    await start_exam(page, base_url, KOREAN)
+    # The demo's 정보처리기사 mock allows the calculator, as Q-Net does.
+    await page.click("[data-open-calc]")
+    out = page.locator("[data-calc-out]")
+
+    async def keys(*names: str) -> None:
+        for name in names:
+            await page.click(f"#dlg-calc [data-key='{name}']")
+
+    # √(16)+2×(3−1) = 8: √ by its button, the rest typed.
+    await keys("sqrt")
+    for key in "16)+2*(3-1)":
+        await page.keyboard.press(key)
+    await expect(page.locator("[data-calc-expr]")).to_have_text("√ ( 16 ) + 2 × ( 3 − 1 )")
+    await expect(out).to_have_text("8")  # the value so far, before "="
+    await keys("C")
+    await keys("sqrt")
+    for key in "16)+2*(3-1)":
+        await page.keyboard.press(key)
+    await page.keyboard.press("=")  # Enter would press the focused √ button again
+    await expect(out).to_have_text("8")
+    await keys("5", "0", "%", "=")
+    await expect(out).to_have_text("0.5")
+    await keys("C", "2", "0", "0", "*", "1", "5", "%", "=")
+    await expect(out).to_have_text("30")
+    await keys("7", "neg", "+", "2", "=")
+    await expect(out).to_have_text("-5")
+    await keys("2", "(", "3", "+", "4", ")", "=")  # implied ×
+    await expect(out).to_have_text("14")
+    # Memory: 5 M+, 3 M+ → 8; MR × 2 = 16; M− → −8; MC clears.
+    mem = page.locator("[data-calc-mem]")
+    await expect(mem).to_be_hidden()
+    await keys("5", "M+", "3", "M+")
+    await expect(mem).to_be_visible()
+    await keys("MR")
+    await expect(out).to_have_text("8")
+    await keys("*", "2", "=", "M-", "MR")
+    await expect(out).to_have_text("-8")
+    await keys("MC", "MR")
+    await expect(out).to_have_text("0")
+    await expect(mem).to_be_hidden()
+    # Errors: √ of a negative number, an unmatched bracket is closed for you.
+    await keys("C", "sqrt", "neg", "4", "=")
+    await expect(out).to_have_text(await message(page, "error"))
+    await keys("(", "1", "+", "2", "*", "3", "=")
+    await expect(out).to_have_text("7")
+    assert await axe_violations(page) == []
+
+
+async def test_k_fcc_choices_show_letters_and_korean_ones_circled_numbers(
+    page: Page, base_url: str, db: Database, storage: LocalStorage
+) -> None:
+    await load(db, storage, FCC, KOREAN)
+    email = await make_user(db, "learner", "labels@example.com")
+    await sign_in(page, base_url, email, PASSWORD)
+    attempt = await start_exam(page, base_url, FCC)
+    assert await page.locator("#q-1 .choice-mark").all_inner_texts() == ["A", "B", "C", "D"]
+    assert await page.locator("[data-bubbles='1'] .bubble").all_inner_texts() == [
+        "A",
+        "B",
+        "C",
+        "D",
+    ]
+    assert await page.get_attribute("[data-bubbles='1'] input[value='2']", "aria-label") == (
+        "1번 문항 B"
+    )
+    await page.click(choice(1, "2"))
+    await expect(page.locator("[data-cell='1'] [data-cell-mark]")).to_have_text("B")
+    await all_saved(page, attempt)
+    # The wire format stays "1".."n": only what is shown changed.
+    view = await api_view(page, base_url, attempt)
+    assert view["items"][0]["answer"]["choices"] == ["2"]
+    assert [c["label"] for c in view["items"][0]["question"]["choices"]] == ["1", "2", "3", "4"]
+    await page.click("[data-open-submit]")
+    await page.click("[data-confirm-submit]")
+    await page.wait_for_url(f"**/exam/{attempt}/result")
+    await page.goto(f"{base_url}/exam/{attempt}/review")
+    assert await page.locator("#rv-1 .choice-mark").all_inner_texts() == ["A", "B", "C", "D"]
+
+    korean = await start_exam(page, base_url, KOREAN)
+    assert korean != attempt
+    assert await page.locator("#q-1 .choice-mark").all_inner_texts() == ["1", "2", "3", "4"]
+    assert await page.locator("#q-1 .choice .visually-hidden").all_inner_texts() == [
+        "①",
+        "②",
+        "③",
+        "④",
+    ]
+
+
+@pytest.mark.skipif(os.environ.get("SCREENSHOTS") != "1", reason="set SCREENSHOTS=1")
+async def test_l_step_screenshots(
+    page: Page, base_url: str, db: Database, storage: LocalStorage, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("one set of screenshots is enough")
+    await load(db, storage, KOREAN)
+    email = await make_user(db, "learner", "stepshots@example.com")
+    async with db.transaction() as uow:
+        from certplatform.identity.models import User
+
+        await uow.session.execute(
+            update(User).where(User.email == email).values(display_name="김하늘")
+        )
+    await sign_in(page, base_url, email, PASSWORD)
+    await page.goto(f"{base_url}/certifications/{KOREAN}")
+    await page.click("a.button.primary[href*='/exam/prepare/blueprint/']")
+    await page.wait_for_url("**/info")
+    prefix = page.url.removesuffix("/info")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for step, device in (("info", "desktop"), ("menu", "phone"), ("practice", "phone")):
+        await page.set_viewport_size(DESKTOP if device == "desktop" else PHONE)
+        await page.goto(f"{prefix}/{step}")
+        if step == "practice":
+            await page.click(".prep-sheet .bubble:has(input[value='3'])")
+        await page.screenshot(
+            path=str(SCREENSHOTS / f"exam-steps-{step}-{device}.png"), full_page=device == "phone"
+        )
+    await page.set_viewport_size(DESKTOP)
+    attempt = await start_exam(page, base_url, KOREAN)
+    await page.click("[data-bubbles='1'] .bubble:has(input[value='2'])")
+    await page.click("[data-bubbles='2'] .bubble:has(input[value='4'])")
+    await all_saved(page, attempt)
+    await page.click("[data-open-calc]")
+    await page.click("#dlg-calc [data-key='sqrt']")
+    for key in "16)+2*(3-1)":
+        await page.keyboard.press(key)
+    await page.screenshot(path=str(SCREENSHOTS / "exam-sheet-calculator-desktop.png"))

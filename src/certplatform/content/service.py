@@ -1064,6 +1064,16 @@ async def past_paper_summaries(uow: UnitOfWork, certification_code: str) -> list
     return [PastPaperSummary.of(p) for p in await past_papers(uow, certification_code)]
 
 
+async def past_paper_summary(uow: UnitOfWork, paper_id: str) -> PastPaperSummary:
+    """One paper as a learner sees it before starting (the steps before the exam)."""
+    paper = await repo.past_paper(uow.session, paper_id)
+    if paper is None:
+        raise NotFound("No such past paper.")
+    cert = await uow.session.get(Certification, paper.certification_id)
+    assert cert is not None
+    return PastPaperSummary.of(await _paper_out(uow, cert.code, paper))
+
+
 async def _paper_out(uow: UnitOfWork, cert_code: str, paper: PastPaper) -> PastPaperOut:
     items = await repo.past_paper_items(uow.session, paper.id)
     return PastPaperOut.model_validate(

@@ -230,7 +230,8 @@ async def _load_korean(uow: UnitOfWork, storage: LocalStorage) -> str:
             time_limit_minutes=30 * len(subjects),
             shuffle_questions=False,
             shuffle_choices=True,
-            calculator=False,
+            # Q-Net's CBT offers its on-screen calculator in 정보처리기사 필기 as well.
+            calculator=True,
             pass_rule=rule,
             sections=tuple(
                 SectionSpec(

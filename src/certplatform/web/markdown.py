@@ -36,4 +36,7 @@ def render(text: str, certification: str | None = None) -> Markup:
 
     html = _md.render(_MATH.sub(stash, text))
     html = re.sub("\ue000(\\d+)\ue001", lambda m: formulas[int(m[1])], html)
+    # A code block wider than a phone scrolls sideways; keyboard users must reach it to
+    # scroll it (WCAG 2.1.1). Raw HTML is off, so every "<pre>" here is markdown-it's own.
+    html = html.replace("<pre>", '<pre tabindex="0">')
     return Markup(html)  # noqa: S704 - markdown-it escapes text; raw HTML is disabled

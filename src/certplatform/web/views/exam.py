@@ -18,9 +18,10 @@ from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from certplatform.content import service as content
 from certplatform.content.contracts import QuestionType
 from certplatform.kernel.auth import Principal, Requirement, signed_in
-from certplatform.kernel.errors import Conflict, Invalid
+from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.kernel.settings import Settings
 from certplatform.learning import service as learning
 from certplatform.learning.contracts import (
@@ -74,10 +75,28 @@ SCRIPT_MESSAGES = {
 }
 
 
-def mark(label: str) -> str:
-    """①…⑳ for choice labels, as on Korean answer sheets; "21." beyond that."""
+LETTERS = "ABCDEFGHIJKLMNOPQRST"
+# Certifications whose pools label choices A, B, C, D (the FCC question pools); every other
+# one shows ①②③④ as Korean answer sheets do. Answers stay "1".."n" on the wire either way.
+LETTER_LABELS = ("US-FCC",)
+
+
+def choice_style(certification: str) -> str:
+    """ "letter" (A–D) or "circled" (①–④): how this certification's choices are shown."""
+    return "letter" if certification.upper().startswith(LETTER_LABELS) else "circled"
+
+
+def mark(label: str, style: str = "circled") -> str:
+    """A choice label as text: ①…⑳ (Korean answer sheets) or A…T; "21." beyond that."""
     n = int(label) if label.isdigit() else 0
-    return CIRCLED[n - 1] if 1 <= n <= len(CIRCLED) else f"{label}."
+    marks = LETTERS if style == "letter" else CIRCLED
+    return marks[n - 1] if 1 <= n <= len(marks) else f"{label}."
+
+
+def face(label: str, style: str = "circled") -> str:
+    """What is printed inside a round choice bubble: "1" (the circle makes it ①) or "A"."""
+    n = int(label) if label.isdigit() else 0
+    return LETTERS[n - 1] if style == "letter" and 1 <= n <= len(LETTERS) else label
 
 
 def inline_markdown(text: str, certification: str | None = None) -> Markup:
@@ -164,6 +183,87 @@ async def start(request: Request, uow: UoW, principal: Exam) -> RedirectResponse
     return redirect(f"/exam/{view.id}")
 
 
+# The steps before the clock starts, in Q-Net's order: 수험자 정보 확인 → 안내사항 → 유의사항 →
+# 문제풀이 메뉴 설명 → 문제풀이 연습 → 시험 준비 완료. They run before the attempt exists, so
+# no exam time passes while a candidate reads them; "Start exam" on the last one creates it.
+STEPS = (
+    ("info", N_("Candidate details")),
+    ("guide", N_("Exam instructions")),
+    ("rules", N_("Exam rules")),
+    ("menu", N_("The exam screen")),
+    ("practice", N_("Practice question")),
+    ("ready", N_("Ready to start")),
+)
+# The practice step's question: made up, never graded or stored, so it holds no key.
+SAMPLE_STEM = N_("Practice: which of these numbers is even?")
+SAMPLE_CHOICES = ("3", "5", "8", "11")
+
+
+async def _form_facts(uow: UoW, kind: str, form_id: str) -> dict[str, Any]:
+    """What the steps show about the exam to be sat (no question ids, nothing drawn)."""
+    if kind == "blueprint":
+        bp = await content.get_blueprint(uow, form_id)
+        facts: dict[str, Any] = {
+            "name": bp.name,
+            "certification": bp.certification_code,
+            "questions": sum(s.question_count for s in bp.sections),
+            "minutes": bp.time_limit_minutes,
+            "calculator": bp.calculator,
+            # Mock exams drawn from a blueprint are practice: the steps may be skipped.
+            "skippable": True,
+            "field": "blueprint_id",
+        }
+    elif kind == "paper":
+        paper = await content.past_paper_summary(uow, form_id)
+        facts = {
+            "name": paper.name,
+            "certification": paper.certification_code,
+            "questions": paper.question_count,
+            "minutes": paper.time_limit_minutes,
+            "calculator": False,  # as `learning.start_attempt` freezes it for papers
+            # A past paper is sat as on the day: the whole walk-through, as at Q-Net.
+            "skippable": False,
+            "field": "paper_id",
+        }
+    else:
+        raise NotFound("No such exam form.")
+    cert = await content.certification_detail(uow, facts["certification"])
+    return facts | {"kind": kind, "id": form_id, "certification_name": cert.name}
+
+
+@router.get("/exam/prepare/{kind}/{form_id}/{step}", response_class=HTMLResponse)
+async def prepare(
+    request: Request, kind: str, form_id: str, step: str, uow: UoW, principal: Exam
+) -> Response:
+    signed_in(principal)
+    names = [name for name, _ in STEPS]
+    if step not in names:
+        raise NotFound("No such step before the exam.")
+    exam = await _form_facts(uow, kind, form_id)
+    index = names.index(step)
+    base = f"/exam/prepare/{kind}/{form_id}"
+    style = choice_style(exam["certification"])
+    context = {
+        "exam": exam,
+        "steps": [
+            {"name": name, "title": i18n.gettext(title), "url": f"{base}/{name}"}
+            for name, title in STEPS
+        ],
+        "step": step,
+        "index": index,
+        "prev_url": f"{base}/{names[index - 1]}" if index else None,
+        "next_url": f"{base}/{names[index + 1]}" if index + 1 < len(names) else None,
+        "sample": {
+            "stem": i18n.gettext(SAMPLE_STEM),
+            "choices": [(str(n), text) for n, text in enumerate(SAMPLE_CHOICES, 1)],
+        },
+        "style": style,
+        "mark": mark,
+        "face": face,
+    }
+    return page(request, "exam/prepare.html", context)
+
+
 @router.get("/exam/{attempt_id}", response_class=HTMLResponse)
 async def exam_screen(request: Request, attempt_id: str, uow: UoW, principal: Exam) -> Response:
     view = await learning.attempt_view(uow, signed_in(principal), attempt_id)
@@ -177,6 +277,8 @@ async def exam_screen(request: Request, attempt_id: str, uow: UoW, principal: Ex
         "clock": clock,
         "time_left": time_left,
         "mark": mark,
+        "face": face,
+        "style": choice_style(view.certification),
         "inline": inline_markdown,
         "Q": QuestionType,
     }
@@ -419,6 +521,8 @@ async def review_page(request: Request, attempt_id: str, uow: UoW, principal: Ex
         "blank": [i.position for i in review.items if i.answer is None],
         "flipped": [i.position for i in review.items if i.right_to_wrong],
         "mark": mark,
+        "face": face,
+        "style": choice_style(review.result.certification),
         "inline": inline_markdown,
         "duration": duration,
         "key_text": key_text,

@@ -84,6 +84,7 @@
       flag: $(`input[name="f${pos}"]`, el),
       save: $('.q-save', el),
       cell: $(`[data-cell="${pos}"]`),
+      bubbles: $$(`[data-bubbles="${pos}"] input`),
       closed: false,
     };
     questions.set(pos, q);
@@ -156,10 +157,11 @@
   };
   const isAnswered = (answer) => !!answer && Object.keys(answer).length > 0;
 
-  const CIRCLED = '①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳';
+  // How choice labels ("1".."n" on the wire) are shown: ①②③④ or A B C D (FCC pools).
+  const MARKS = root.dataset.choiceStyle === 'letter' ? 'ABCDEFGHIJKLMNOPQRST' : '①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳';
   const markOf = (label) => {
     const n = Number(label);
-    return n >= 1 && n <= 20 ? CIRCLED[n - 1] : `${label}.`;
+    return n >= 1 && n <= MARKS.length ? MARKS[n - 1] : `${label}.`;
   };
 
   function renderCell(q) {
@@ -171,6 +173,8 @@
     if (markEl) {
       markEl.textContent = answered ? (q.answer.choices ? q.answer.choices.map(markOf).join('') : '✓') : '';
     }
+    const chosen = (answered && q.answer.choices) || [];
+    for (const bubble of q.bubbles) bubble.checked = chosen.includes(bubble.value);
     const state = $('[data-cell-state]', q.cell);
     if (state) {
       state.textContent = (answered ? msg('answered') : msg('unanswered')) + (q.flagged ? `, ${msg('flagged')}` : '');
@@ -521,7 +525,11 @@
       s.closed = true;
       s.el.classList.add('is-closed');
       for (const input of $$('input, select, textarea', s.el)) input.disabled = true;
-      for (const q of questions.values()) if (q.section === s.el) q.closed = true;
+      for (const q of questions.values()) {
+        if (q.section !== s.el) continue;
+        q.closed = true;
+        for (const bubble of q.bubbles) bubble.disabled = true;
+      }
       announce(msg('section-closed'));
     }
   }
@@ -572,20 +580,37 @@
   let layout = 'single';
   let current = order[0];
 
+  // The sheet's highlight: aria-current on the question's cell, kept in view in the sheet.
+  function highlight(pos) {
+    for (const cell of $$('[data-cell]')) {
+      if (Number(cell.dataset.cell) === pos) cell.setAttribute('aria-current', 'true');
+      else cell.removeAttribute('aria-current');
+    }
+    const cell = questions.get(pos).cell;
+    const pane = wide.matches ? $('.cbt-sheet') : $('.sheet-body');
+    if (!cell || !pane || !pane.clientHeight) return;
+    const c = cell.getBoundingClientRect();
+    const p = pane.getBoundingClientRect();
+    if (c.top < p.top || c.bottom > p.bottom) pane.scrollTop += c.top - p.top - p.height / 3;
+  }
+
+  // A question chosen with the sheet or previous/next stays the current one while it is in
+  // view, even when it cannot scroll to the top (the last questions of the paper).
+  let pinned = null;
+  let pinnedSeen = false;
   function go(pos, { focus = true, scroll = true, smooth = true } = {}) {
     const q = questions.get(pos);
     if (!q) return;
     current = pos;
+    pinned = pos;
+    pinnedSeen = false;
     setActive(pos);
     store.set(KEY.pos, pos);
     for (const other of questions.values()) other.el.classList.toggle('is-current', other.pos === pos);
     // Leaving a question commits what was typed into it.
     commitTyping();
     for (const section of $$('.cbt-section', paper)) section.classList.toggle('is-current', section === q.section);
-    for (const cell of $$('[data-cell]')) {
-      if (Number(cell.dataset.cell) === pos) cell.setAttribute('aria-current', 'true');
-      else cell.removeAttribute('aria-current');
-    }
+    highlight(pos);
     if (scroll) {
       if (layout === 'single') { window.scrollTo({ top: 0 }); paper.scrollTo({ top: 0 }); }
       else {
@@ -602,12 +627,39 @@
     if (layout === 'single') return current;
     const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest('.q') : null;
     if (focused && paper.contains(focused)) return Number(focused.dataset.pos);
-    const top = wide.matches ? paper.getBoundingClientRect().top : 0;
+    return firstInView() || current;
+  }
+  function viewTop() { return wide.matches ? paper.getBoundingClientRect().top : 0; }
+  function firstInView() {
+    const top = viewTop();
     for (const pos of order) {
       const box = questions.get(pos).el.getBoundingClientRect();
       if (box.height && box.bottom > top + 40) return pos;
     }
-    return current;
+    return null;
+  }
+
+  // 1단/2단: the sheet's highlight follows the paper as it scrolls. The observer only says
+  // that some question came into or left view; which one is current is read from the layout.
+  function followScroll() {
+    if (layout === 'single' || finishing) return;
+    if (pinned !== null) {
+      const box = questions.get(pinned).el.getBoundingClientRect();
+      const bottom = wide.matches ? paper.getBoundingClientRect().bottom : window.innerHeight;
+      const inView = box.bottom > viewTop() && box.top < bottom;
+      if (inView || !pinnedSeen) { pinnedSeen = pinnedSeen || inView; return; }
+      pinned = null;
+    }
+    const pos = firstInView();
+    if (pos === null || pos === current) return;
+    current = pos;
+    setActive(pos);
+    store.set(KEY.pos, pos);
+    highlight(pos);
+  }
+  if ('IntersectionObserver' in window) {
+    const observer = new IntersectionObserver(followScroll, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    for (const q of questions.values()) observer.observe(q.el);
   }
 
   function step(delta) {
@@ -711,50 +763,171 @@
     }
   }
 
-  // ---- calculator: a small state machine (no eval) ----------------------------------------
+  // ---- calculator: an expression of tokens, evaluated by a shunting-yard parser ------------
+  // No eval(): the page's CSP forbids it, and a parser only knows the keys on the pad.
+  // Tokens: {t:'num', v:'12.5'}, {t:'op', v:'+'|'-'|'*'|'/'}, {t:'(' }, {t:')'},
+  // {t:'fn', v:'sqrt'|'neg'} (prefix), {t:'pct'} (postfix: x% is x/100).
   const calcDialog = $('#dlg-calc');
-  const calc = { acc: null, op: null, entry: '0', fresh: true };
-  const OPS = { '+': '+', '-': '−', '*': '×', '/': '÷' };
-  function calcShow() {
-    $('[data-calc-out]', calcDialog).textContent = calc.entry;
-    $('[data-calc-expr]', calcDialog).textContent = calc.op ? `${formatNumber(calc.acc)} ${OPS[calc.op]}` : '';
-  }
+  const calc = { tokens: [], result: null, memory: 0, error: false };
+  const SHOW = { '+': '+', '-': '−', '*': '×', '/': '÷' };
+  const PREC = { '+': 1, '-': 1, '*': 2, '/': 2 };
   function formatNumber(value) {
     if (!isFinite(value)) return msg('error');
     return String(Number(value.toPrecision(12)));
   }
-  function calcApply() {
-    const a = calc.acc;
-    const b = Number(calc.entry);
-    let r;
-    if (calc.op === '+') r = a + b;
-    else if (calc.op === '-') r = a - b;
-    else if (calc.op === '*') r = a * b;
-    else if (calc.op === '/') r = b === 0 ? NaN : a / b;
-    else r = b;
-    if (!isFinite(r)) { calc.acc = null; calc.op = null; calc.entry = msg('error'); calc.fresh = true; return false; }
-    calc.acc = Number(r.toPrecision(12));
-    calc.entry = formatNumber(calc.acc);
-    return true;
+  const last = () => calc.tokens[calc.tokens.length - 1];
+  // A value ends here: a number, a closing bracket or a percent.
+  const endsValue = (tok) => !!tok && (tok.t === 'num' || tok.t === ')' || tok.t === 'pct');
+
+  function toRpn(tokens) {
+    const out = [];
+    const stack = [];
+    for (const tok of tokens) {
+      if (tok.t === 'num' || tok.t === 'pct') out.push(tok);
+      else if (tok.t === 'fn' || tok.t === '(') stack.push(tok);
+      else if (tok.t === 'op') {
+        for (;;) {
+          const top = stack[stack.length - 1];
+          if (!top || top.t === '(') break;
+          if (top.t === 'fn' || PREC[top.v] >= PREC[tok.v]) out.push(stack.pop());
+          else break;
+        }
+        stack.push(tok);
+      } else if (tok.t === ')') {
+        while (stack.length && stack[stack.length - 1].t !== '(') out.push(stack.pop());
+        if (!stack.length) throw new Error('brackets');
+        stack.pop();
+        if (stack.length && stack[stack.length - 1].t === 'fn') out.push(stack.pop());
+      }
+    }
+    // Brackets still open close at the end, as on a hand calculator.
+    while (stack.length) {
+      const tok = stack.pop();
+      if (tok.t !== '(') out.push(tok);
+    }
+    return out;
+  }
+  function evaluate(tokens) {
+    const stack = [];
+    for (const tok of toRpn(tokens)) {
+      if (tok.t === 'num') { stack.push(Number(tok.v)); continue; }
+      if (tok.t === 'pct' || tok.t === 'fn') {
+        if (!stack.length) throw new Error('operand');
+        const x = stack.pop();
+        if (tok.t === 'pct') stack.push(x / 100);
+        else if (tok.v === 'neg') stack.push(-x);
+        else if (x < 0) throw new Error('sqrt');
+        else stack.push(Math.sqrt(x));
+        continue;
+      }
+      if (stack.length < 2) throw new Error('operand');
+      const b = stack.pop();
+      const a = stack.pop();
+      if (tok.v === '/' && b === 0) throw new Error('zero');
+      stack.push(tok.v === '+' ? a + b : tok.v === '-' ? a - b : tok.v === '*' ? a * b : a / b);
+    }
+    if (stack.length !== 1 || !isFinite(stack[0])) throw new Error('value');
+    return Number(stack[0].toPrecision(12));
+  }
+  const shownToken = (tok) => (tok.t === 'num' ? tok.v : tok.t === 'op' ? SHOW[tok.v]
+    : tok.t === 'fn' ? (tok.v === 'sqrt' ? '√' : '−') : tok.t === 'pct' ? '%' : tok.t);
+  // After ")" or "%" (or an operator), the value of what is complete so far.
+  function runningValue() {
+    const tokens = calc.tokens.slice();
+    while (tokens.length && !endsValue(tokens[tokens.length - 1])) tokens.pop();
+    try { return tokens.length ? formatNumber(evaluate(tokens)) : '0'; } catch (_) { return '0'; }
+  }
+  function calcShow() {
+    const out = $('[data-calc-out]', calcDialog);
+    const tok = last();
+    if (calc.error) out.textContent = msg('error');
+    else if (calc.result !== null) out.textContent = formatNumber(calc.result);
+    else if (tok && tok.t === 'num') out.textContent = tok.v;
+    else out.textContent = runningValue();
+    $('[data-calc-expr]', calcDialog).textContent = calc.tokens.map(shownToken).join(' ');
+    $('[data-calc-mem]', calcDialog).hidden = calc.memory === 0;
+  }
+  // After "=", a digit starts afresh; an operator goes on from the result.
+  function continueFrom() {
+    if (calc.error) { calc.tokens = []; calc.error = false; }
+    if (calc.result !== null) {
+      calc.tokens = [{ t: 'num', v: formatNumber(calc.result) }];
+      calc.result = null;
+    }
+  }
+  function pushNumber(text) {
+    const tok = last();
+    if (tok && tok.t === 'num') { tok.v = text; return; }
+    if (endsValue(tok)) calc.tokens.push({ t: 'op', v: '*' }); // 2(3) is 2×(3)
+    calc.tokens.push({ t: 'num', v: text });
+  }
+  function currentValue() {
+    // The shown result, or the expression so far worked out.
+    if (calc.result !== null) return calc.result;
+    if (!calc.tokens.length) return 0;
+    return evaluate(calc.tokens);
   }
   function calcKey(key) {
     if (/^[0-9]$/.test(key) || key === '.') {
-      if (calc.fresh) { calc.entry = key === '.' ? '0.' : key; calc.fresh = false; }
-      else if (key === '.' && calc.entry.includes('.')) return;
-      else if (calc.entry.replace(/[-.]/g, '').length < 15) calc.entry = calc.entry === '0' && key !== '.' ? key : calc.entry + key;
-    } else if (key in OPS) {
-      if (calc.op && !calc.fresh) { if (!calcApply()) { calcShow(); return; } }
-      else if (!calc.op) calc.acc = Number(calc.entry) || 0;
-      calc.op = key;
-      calc.fresh = true;
+      if (calc.result !== null || calc.error) { calc.tokens = []; calc.result = null; calc.error = false; }
+      const tok = last();
+      if (tok && tok.t === 'num') {
+        if (key === '.' && tok.v.includes('.')) return;
+        if (tok.v.replace(/[-.]/g, '').length >= 15) return;
+        tok.v = tok.v === '0' && key !== '.' ? key : tok.v === '-0' && key !== '.' ? `-${key}` : tok.v + key;
+      } else pushNumber(key === '.' ? '0.' : key);
+    } else if (key in PREC) {
+      continueFrom();
+      const tok = last();
+      if (tok && tok.t === 'op') tok.v = key; // a second operator replaces the first
+      else if (!tok || tok.t === '(') { if (key === '-') calc.tokens.push({ t: 'fn', v: 'neg' }); else return; }
+      else if (tok.t === 'fn') return;
+      else calc.tokens.push({ t: 'op', v: key });
+    } else if (key === '(' || key === 'sqrt') {
+      if (calc.result !== null || calc.error) { calc.tokens = []; calc.result = null; calc.error = false; }
+      if (endsValue(last())) calc.tokens.push({ t: 'op', v: '*' });
+      if (key === 'sqrt') calc.tokens.push({ t: 'fn', v: 'sqrt' });
+      calc.tokens.push({ t: '(' });
+    } else if (key === ')') {
+      continueFrom();
+      const open = calc.tokens.filter((t) => t.t === '(').length - calc.tokens.filter((t) => t.t === ')').length;
+      if (open > 0 && endsValue(last())) calc.tokens.push({ t: ')' });
+      else return;
+    } else if (key === '%') {
+      continueFrom();
+      if (endsValue(last()) && last().t !== 'pct') calc.tokens.push({ t: 'pct' });
+      else return;
+    } else if (key === 'neg') {
+      continueFrom();
+      const tok = last();
+      if (tok && tok.t === 'num') tok.v = tok.v.startsWith('-') ? tok.v.slice(1) : `-${tok.v}`;
+      else if (!endsValue(tok)) pushNumber('-0');
+      else return;
     } else if (key === '=' || key === 'Enter') {
-      if (calc.op) { calcApply(); calc.op = null; }
-      calc.fresh = true;
-    } else if (key === 'C' || key === 'Escape-clear' || key === 'Delete') {
-      Object.assign(calc, { acc: null, op: null, entry: '0', fresh: true });
+      if (calc.error || calc.result !== null || !calc.tokens.length) { calcShow(); return; }
+      try { calc.result = evaluate(calc.tokens); } catch (_) { calc.error = true; }
+    } else if (key === 'C' || key === 'Delete') {
+      Object.assign(calc, { tokens: [], result: null, error: false });
     } else if (key === 'Backspace') {
-      if (!calc.fresh) calc.entry = calc.entry.length > 1 ? calc.entry.slice(0, -1) : '0';
-      if (calc.entry === '-') calc.entry = '0';
+      if (calc.result !== null || calc.error) return;
+      const tok = last();
+      if (!tok) return;
+      if (tok.t === 'num' && tok.v.replace('-', '').length > 1) tok.v = tok.v.slice(0, -1);
+      else {
+        calc.tokens.pop();
+        if (tok.t === '(' && last() && last().t === 'fn') calc.tokens.pop(); // "√(" goes as one key
+      }
+    } else if (key === 'MC') {
+      calc.memory = 0;
+    } else if (key === 'MR') {
+      if (calc.result !== null || calc.error) { calc.tokens = []; calc.result = null; calc.error = false; }
+      pushNumber(formatNumber(calc.memory));
+    } else if (key === 'M+' || key === 'M-') {
+      try {
+        const value = currentValue();
+        calc.memory = Number((calc.memory + (key === 'M+' ? value : -value)).toPrecision(12));
+        calc.result = value; // the value stored is shown, and the next digit starts afresh
+      } catch (_) { calc.error = true; }
     } else return;
     calcShow();
   }
@@ -765,8 +938,8 @@
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       const onButton = event.target instanceof HTMLButtonElement;
       if ((event.key === 'Enter' || event.key === ' ') && onButton) return; // the button's own key
-      const key = event.key === 'x' ? '*' : event.key;
-      if (/^[0-9.+\-*/=]$/.test(key) || key === 'Enter' || key === 'Backspace' || key === 'Delete') {
+      const key = event.key === 'x' ? '*' : event.key === 'r' ? 'sqrt' : event.key;
+      if (/^[0-9.+\-*/=()%]$/.test(key) || ['Enter', 'Backspace', 'Delete', 'sqrt'].includes(key)) {
         event.preventDefault();
         calcKey(key);
       }
@@ -818,6 +991,22 @@
     event.preventDefault();
     openSubmit($('[data-open-submit]'));
   });
+
+  // Marking in the answer sheet (답안 표기란): the same answer as in the question, saved
+  // through the same queue; the sheet's radios move with the arrow keys like the paper's.
+  const sheetEl = $('.cbt-sheet');
+  if (sheetEl) {
+    sheetEl.addEventListener('change', (event) => {
+      const group = event.target.closest('[data-bubbles]');
+      if (!group) return;
+      const q = questions.get(Number(group.dataset.bubbles));
+      if (!q || q.closed || finishing) return;
+      const choices = q.bubbles.filter((b) => b.checked).map((b) => b.value);
+      writeAnswer(q, choices.length ? { choices } : {});
+      setActive(q.pos);
+      onChange(q);
+    });
+  }
 
   for (const cell of $$('[data-cell]')) {
     cell.addEventListener('click', (event) => {
