@@ -45,6 +45,11 @@ class WebMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        if path.startswith(API_PREFIXES):
+            # JSON callers need no anonymous form token and no language: only the headers.
+            await self.app(scope, receive, _with_headers(send, path))
+            return
         cookies = SimpleCookie()
         for name, value in scope.get("headers", []):
             if name == b"cookie":
@@ -54,17 +59,10 @@ class WebMiddleware:
         anon = cookies.get(CSRF_COOKIE)
         token = anon.value if anon else secrets.token_urlsafe(24)
         scope.setdefault("state", {})["anon_csrf"] = token
-        path: str = scope["path"]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if not path.startswith(CSP_EXEMPT):
-                    headers.setdefault("content-security-policy", CSP)
-                headers.setdefault("referrer-policy", "same-origin")
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("x-frame-options", "DENY")
-                headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+                headers = _security_headers(message, path)
                 if anon is None:
                     secure = "; Secure" if self.secure else ""
                     headers.append(
@@ -74,6 +72,29 @@ class WebMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+API_PREFIXES = ("/api/", "/graphql")
+
+
+def _security_headers(message: Message, path: str) -> MutableHeaders:
+    headers = MutableHeaders(scope=message)
+    if not path.startswith(CSP_EXEMPT):
+        headers.setdefault("content-security-policy", CSP)
+    headers.setdefault("referrer-policy", "same-origin")
+    headers.setdefault("x-content-type-options", "nosniff")
+    headers.setdefault("x-frame-options", "DENY")
+    headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+    return headers
+
+
+def _with_headers(send: Send, path: str) -> Send:
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            _security_headers(message, path)
+        await send(message)
+
+    return send_wrapper
 
 
 def check_anonymous_csrf(request: Request, sent: str | None) -> None:
