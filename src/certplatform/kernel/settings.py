@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         description="requests one process serves at once; past it 503 + Retry-After (0 = off)",
     )
     admission_wait_seconds: float = Field(
-        default=0.1,
+        default=0.5,
         alias="ADMISSION_WAIT_SECONDS",
         ge=0,
         le=30,
