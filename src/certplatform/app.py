@@ -237,6 +237,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         AdmissionControl,
         limit=settings.admission_limit,
         wait=settings.admission_wait_seconds,
+        queue=settings.admission_queue,
     )
     return app
 

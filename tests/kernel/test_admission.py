@@ -61,3 +61,24 @@ async def test_a_short_wait_for_a_slot_is_served() -> None:
         held.release.set()
         assert (await first).status_code == 200
         assert (await second).status_code == 200
+
+
+async def test_past_a_full_queue_the_excess_is_turned_away_without_waiting() -> None:
+    held = Held()
+    app = AdmissionControl(held, limit=1, wait=30.0, queue=1)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        first = asyncio.create_task(client.get("/a"))
+        await held.arrived.get()
+        queued = asyncio.create_task(client.get("/b"))
+        await asyncio.sleep(0.05)  # /b is now waiting for the slot
+        # The queue is full: this one is refused at once, not after the 30 s wait.
+        refused = await asyncio.wait_for(client.get("/c"), timeout=5)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert not queued.done()
+        held.release.set()
+        assert (await first).status_code == 200
+        assert (await queued).status_code == 200
+        assert held.started == 2

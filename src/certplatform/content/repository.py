@@ -115,6 +115,22 @@ async def current_versions(
     return [(r[0], r[1]) for r in rows]
 
 
+async def current_version_ids(session: AsyncSession, question_ids: Sequence[str]) -> dict[str, str]:
+    """Question id → its current version's id (no contents: a draw needs only the ids)."""
+    if not question_ids:
+        return {}
+    rows = await session.execute(
+        select(Question.id, QuestionVersion.id)
+        .join(
+            QuestionVersion,
+            (QuestionVersion.question_id == Question.id)
+            & (QuestionVersion.number == Question.current_version),
+        )
+        .where(Question.id.in_(question_ids))
+    )
+    return {str(q): str(v) for q, v in rows.all()}
+
+
 @dataclass(frozen=True)
 class QuestionFilter:
     certification_id: str | None = None

@@ -987,9 +987,7 @@ async def draw_blueprint(
                 )
             picks = rng.sample(candidates, section.question_count)
         chosen += [(qid, section) for qid in picks]
-    versions = {
-        q.id: v.id for q, v in await repo.current_versions(uow.session, [q for q, _ in chosen])
-    }
+    versions = await repo.current_version_ids(uow.session, [q for q, _ in chosen])
     return bp, [
         DrawnItem(
             question_id=qid,

@@ -3,9 +3,11 @@
 Offered more than it can serve, a server that queues everything answers nothing in time:
 every request waits behind the backlog and the clients give up before their answers come
 (goodput fell to ~1 % at 1,000 saves/s offered). Here at most `limit` requests of a process
-run at once; a request that finds them all busy waits at most `wait` seconds for a slot
-(a short queue smooths bursts), then gets 503 with `Retry-After`, which the exam page's
-retry queue honours, keeping the answer. Health and metrics are never turned away.
+run at once. A request that finds them all busy may wait in a short queue (at most `queue`
+requests, each at most `wait` seconds: enough to smooth a burst); when the queue is full it
+gets 503 with `Retry-After` at once, so the excess costs next to nothing and its clients
+(the exam page's retry queue keeps the answer) come back after the burst. Health and
+metrics are never turned away.
 """
 
 from __future__ import annotations
@@ -36,12 +38,22 @@ _BODY = json.dumps(
 
 
 class AdmissionControl:
-    def __init__(self, app: ASGIApp, *, limit: int, wait: float, retry_after: int = 1) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        wait: float,
+        queue: int | None = None,
+        retry_after: int = 1,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.wait = wait
+        self.queue = limit if queue is None else queue
         self.retry_after = retry_after
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
+        self._waiting = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         slots = self._slots
@@ -49,12 +61,19 @@ class AdmissionControl:
             await self.app(scope, receive, send)
             return
         if slots.locked():
+            if self._waiting >= self.queue:
+                REJECTED.inc()
+                await self._reject(send)
+                return
+            self._waiting += 1
             try:
                 await asyncio.wait_for(slots.acquire(), timeout=self.wait)
             except TimeoutError:
                 REJECTED.inc()
                 await self._reject(send)
                 return
+            finally:
+                self._waiting -= 1
         else:
             await slots.acquire()
         IN_FLIGHT.inc()

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         le=10_000,
         description="requests one process serves at once; past it 503 + Retry-After (0 = off)",
     )
+    admission_queue: int | None = Field(
+        default=None,
+        alias="ADMISSION_QUEUE",
+        ge=0,
+        le=100_000,
+        description="requests that may wait for a slot; past it 503 at once "
+        "(default: ADMISSION_LIMIT)",
+    )
     admission_wait_seconds: float = Field(
         default=0.5,
         alias="ADMISSION_WAIT_SECONDS",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import OrderedDict
 
 from certplatform.content.contracts import QuestionContent, QuestionType, VersionOut
 from certplatform.learning.contracts import ChoiceView, QuestionView, ResponseIn
@@ -34,12 +35,23 @@ def display_order(content: QuestionContent, rng: random.Random | None) -> list[s
     return order
 
 
+# Views are immutable and depend only on (version, order, certification, subject): there are
+# at most a few orders per question, so one view serves every learner who sees it that way.
+# Building them (pydantic models for each choice) was most of an attempt view's CPU.
+_VIEWS: OrderedDict[tuple[str, tuple[str, ...], str, str | None], QuestionView] = OrderedDict()
+_VIEWS_SIZE = 50_000
+
+
 def view(
     version: VersionOut, order: list[str], certification: str, subject: str | None = None
 ) -> QuestionView:
+    key = (version.id, tuple(order), certification, subject)
+    cached = _VIEWS.get(key)
+    if cached is not None:
+        return cached
     content = version.content
     text = {c.id: c.text for c in content.choices}
-    return QuestionView(
+    built = QuestionView(
         question_id=version.question_id,
         type=content.type,
         stem=media_url(certification, content.stem),
@@ -50,6 +62,10 @@ def view(
         match_right=tuple(order) if content.type is QuestionType.MATCHING else (),
         subject_code=subject,
     )
+    _VIEWS[key] = built
+    if len(_VIEWS) > _VIEWS_SIZE:
+        _VIEWS.popitem(last=False)
+    return built
 
 
 def to_internal(content: QuestionContent, order: list[str], answer: ResponseIn) -> Response:

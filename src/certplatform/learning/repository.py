@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -109,6 +110,9 @@ async def count_due(session: AsyncSession, user_id: str, now: datetime) -> dict[
 LEARNER_LOCK_SPACE = int.from_bytes(b"cpLr", "big")
 
 
+_LOCK_LEARNER = text("SELECT pg_advisory_xact_lock(:space, hashtext(:user_id))")
+
+
 async def lock_learner(session: AsyncSession, user_id: str) -> None:
     """Serialise, until the transaction ends, the steps of one learner that must not
     interleave: starting an attempt and revealing a practice key.
@@ -119,9 +123,7 @@ async def lock_learner(session: AsyncSession, user_id: str) -> None:
     row takes the write lock before anything is read.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(func.pg_advisory_xact_lock(LEARNER_LOCK_SPACE, func.hashtext(user_id)))
-        )
+        await session.execute(_LOCK_LEARNER, {"space": LEARNER_LOCK_SPACE, "user_id": user_id})
     else:
         await session.execute(text("UPDATE attempts SET status = status WHERE 0 = 1"))
 
@@ -153,8 +155,52 @@ async def attempt_items(session: AsyncSession, attempt_id: str) -> list[AttemptI
     return list((await session.scalars(query)).all())
 
 
-async def insert_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write a new attempt's items in one multi-row INSERT (ORM bulk insert)."""
+# PostgreSQL: the items of a start as one statement over arrays (one bind, one execution)
+# instead of a hundred executions of a one-row INSERT.
+_INSERT_ITEMS = text(
+    "INSERT INTO attempt_items (attempt_id, position, question_id, version_id, section_code,"
+    " points, display_order, op_seq, flagged, time_ms)"
+    " SELECT :attempt_id, i.position, i.question_id, i.version_id, i.section_code, i.points,"
+    " CAST(i.display_order AS jsonb), 0, false, 0"
+    " FROM unnest(CAST(:positions AS int[]), CAST(:questions AS text[]),"
+    " CAST(:versions AS text[]), CAST(:sections AS text[]), CAST(:points AS float8[]),"
+    " CAST(:orders AS text[]))"
+    " AS i(position, question_id, version_id, section_code, points, display_order)"
+)
+
+
+async def insert_items(session: AsyncSession, attempt_id: str, items: Sequence[Any]) -> None:
+    """Write a new attempt's items (no answers yet) in one statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            _INSERT_ITEMS,
+            {
+                "attempt_id": attempt_id,
+                "positions": [i.position for i in items],
+                "questions": [i.question_id for i in items],
+                "versions": [i.version_id for i in items],
+                "sections": [i.section_code for i in items],
+                "points": [float(i.points) for i in items],
+                "orders": [json.dumps(i.display_order) for i in items],
+            },
+        )
+        return
+    rows = [
+        {
+            "attempt_id": attempt_id,
+            "position": i.position,
+            "question_id": i.question_id,
+            "version_id": i.version_id,
+            "section_code": i.section_code,
+            "points": i.points,
+            "display_order": i.display_order,
+            "response": None,
+            "op_seq": 0,
+            "flagged": False,
+            "time_ms": 0,
+        }
+        for i in items
+    ]
     await session.execute(insert(AttemptItem), rows)
 
 

@@ -818,27 +818,9 @@ async def start_attempt(
         )
         for n, d in enumerate(drawn, 1)
     ]
-    # One multi-row INSERT without per-object bookkeeping, and the reply is built from the
-    # same values instead of reading the 100 rows back.
-    await repo.insert_items(
-        uow.session,
-        [
-            {
-                "attempt_id": attempt.id,
-                "position": i.position,
-                "question_id": i.question_id,
-                "version_id": i.version_id,
-                "section_code": i.section_code,
-                "points": i.points,
-                "display_order": i.display_order,
-                "response": None,
-                "op_seq": 0,
-                "flagged": False,
-                "time_ms": 0,
-            }
-            for i in items
-        ],
-    )
+    # One statement without per-object bookkeeping, and the reply is built from the same
+    # values instead of reading the 100 rows back.
+    await repo.insert_items(uow.session, attempt.id, items)
     record_event(
         uow.session,
         "certplatform.learning.attempt.started.v1",

@@ -272,10 +272,17 @@
   let offline = !navigator.onLine;
   let sessionLost = false;
 
-  function scheduleRetry() {
+  // `atLeast`: the server's Retry-After in ms (a busy server says when to come back); a
+  // random part spreads the returning pages so they do not all come back at once.
+  function scheduleRetry(atLeast = 0) {
     clearTimeout(retryTimer);
     backoff = Math.min(backoff ? backoff * 2 : 1000, 30000);
-    retryTimer = setTimeout(pump, backoff);
+    retryTimer = setTimeout(pump, Math.max(backoff, atLeast) + Math.random() * 500);
+  }
+
+  function retryAfterMs(res) {
+    const seconds = Number(res.headers.get('Retry-After'));
+    return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 120) * 1000 : 0;
   }
 
   const headers = () => ({ 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Accept: 'application/json' });
@@ -329,7 +336,8 @@
         break;
       }
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
-        scheduleRetry();
+        markQueued();
+        scheduleRetry(retryAfterMs(res));
         break;
       }
       drop(op, await errorMessage(res));
