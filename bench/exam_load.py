@@ -150,7 +150,7 @@ async def _outbox_drained(db: Database, limit_s: float = 120.0) -> None:
 class Server:
     """uvicorn serving the app in a subprocess, stopped (by its own pid) at the end."""
 
-    def __init__(self, url: str, workers: int = WORKERS) -> None:
+    def __init__(self, url: str, workers: int = WORKERS, kind: str = "uvicorn") -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -164,9 +164,15 @@ class Server:
             "LOG_LEVEL": "WARNING",
             "MEDIA_DIR": str(ROOT / "var/bench-media"),
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "certplatform.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--workers", str(workers), "--log-level", "warning", *UVICORN_ARGS]
+        if kind == "granian":
+            command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
+            command += ["--host", "127.0.0.1", "--port", str(self.port), "--loop", "uvloop"]
+            command += ["--workers", str(workers), "--log-level", "warning"]
+            command += ["certplatform.app:create_app"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "--factory", "certplatform.app:create_app"]
+            command += ["--host", "127.0.0.1", "--port", str(self.port)]
+            command += ["--workers", str(workers), "--log-level", "warning", *UVICORN_ARGS]
         # The server's own log (tracebacks of overload errors can run to megabytes).
         self.log_path = ROOT / "var/bench-exam-server.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -88,13 +88,13 @@ def _builders(spec: dict[str, Any], host: str) -> dict[str, Callable[[int], byte
 
         def practice_question(n: int) -> bytes:
             token, session, questions = next(practisers_q)
-            position = rng.randint(1, questions)
+            position = rng.randrange(questions)  # practice positions count from 0
             path = f"{api}/practice/sessions/{session}/questions/{position}"
             return _request("GET", path, token, host)
 
         def practice_answer(n: int) -> bytes:
             token, session, questions = next(practisers)
-            position = rng.randint(1, questions)
+            position = rng.randrange(questions)
             body = f'{{"answer":{{"choices":["{rng.choice(labels)}"]}},"elapsed_ms":9000}}'
             path = f"{api}/practice/sessions/{session}/questions/{position}/answer"
             return _request("POST", path, token, host, body.encode())

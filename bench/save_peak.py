@@ -1,6 +1,7 @@
 """Answer saves in a closed loop with wrk, against the floor, in one run (PostgreSQL).
 
-The app runs under uvicorn with BENCH_WORKERS workers (default 2), the load comes from
+The app runs under uvicorn with BENCH_WORKERS workers (default 2), then under granian with
+as many (the two production servers compared), the load comes from
 `wrk -t2 -c64` with bench/wrk/save.lua (each request saves one answer of one of 256
 learners' open 100-question attempts), and the floor (bench/floor.py: a raw Starlette +
 asyncpg server doing one durable upsert per request, same workers) takes the same load right
@@ -136,7 +137,7 @@ async def run() -> None:
             text("UPDATE outbox_events SET published_at = now() WHERE published_at IS NULL")
         )
     server = Server(url, workers=WORKERS)
-    floor = None
+    floor = other = None
     try:
         await server.ready()
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
@@ -154,6 +155,10 @@ async def run() -> None:
         _note(f"setup done in {time.perf_counter() - began:.0f} s, {WORKERS} workers each")
         app = _measure(server, "app", path, None)
         server.stop()
+        server = Server(url, workers=WORKERS, kind="granian")
+        await server.ready()
+        other = _measure(server, "app on granian", path, None)
+        server.stop()
         floor = Floor(url)
         conn = await asyncpg.connect(floor.dsn)
         try:
@@ -168,7 +173,10 @@ async def run() -> None:
         if floor is not None:
             floor.stop()
         await db.dispose()
-    for prefix, figures in (("save", app), ("floor", base)):
+    measured = [("save", app), ("floor", base)]
+    if other is not None:
+        measured.insert(1, ("granian_save", other))
+    for prefix, figures in measured:
         report(BENCH, f"{prefix}_per_s", figures["per_s"], "saves/s", BACKEND)
         report(BENCH, f"{prefix}_p50", figures["p50_us"] / 1000, "ms", BACKEND)
         report(BENCH, f"{prefix}_p95", figures["p95_us"] / 1000, "ms", BACKEND)

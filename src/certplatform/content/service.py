@@ -1146,6 +1146,12 @@ async def practice_pool(
     )
 
 
+async def current_version_ids(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]:
+    """The id of each question's current version, by question id (versions are immutable,
+    so a caller may keep their contents)."""
+    return await repo.current_version_ids(uow.session, question_ids)
+
+
 async def current_versions(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, VersionOut]:
     """The current version of each question, by question id."""
     pairs = await repo.current_versions(uow.session, question_ids)

@@ -93,6 +93,14 @@ async def _versions(uow: UnitOfWork, version_ids: Sequence[str]) -> dict[str, Ve
     return {v: _VERSION_CACHE[v] for v in version_ids if v in _VERSION_CACHE}
 
 
+async def _current_versions(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, VersionOut]:
+    """The current version of each question: its id from the bank, its content from the
+    cache of immutable versions."""
+    ids = await content.current_version_ids(uow, question_ids)
+    versions = await _versions(uow, list(ids.values()))
+    return {question: versions[version] for question, version in ids.items()}
+
+
 async def question_version(db: Database, version_id: str) -> VersionOut:
     """One exact question version, from this process's cache when it has it."""
     cached = _VERSION_CACHE.get(version_id)
@@ -276,7 +284,7 @@ async def _review(
 
 
 async def _stems(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]:
-    versions = await content.current_versions(uow, question_ids)
+    versions = await _current_versions(uow, question_ids)
     return {qid: v.content.stem for qid, v in versions.items()}
 
 
@@ -299,7 +307,7 @@ async def bookmarks(
 async def set_bookmark(uow: UnitOfWork, principal: Principal, question_id: str, on: bool) -> None:
     row = await uow.session.get(Bookmark, (principal.user_id, question_id))
     if on and row is None:
-        found = await content.current_versions(uow, [question_id])
+        found = await _current_versions(uow, [question_id])
         if question_id not in found:
             raise NotFound("No such question.")
         question = await content.get_question(uow, question_id)
@@ -499,7 +507,7 @@ async def practice_question(
         raise NotFound(f"The session has questions 0 to {len(row.question_ids) - 1}.")
     qid = row.question_ids[position]
     await _ensure_unlocked(uow, principal, qid)
-    version = (await content.current_versions(uow, [qid]))[qid]
+    version = (await _current_versions(uow, [qid]))[qid]
     bookmark = await uow.session.get(Bookmark, (principal.user_id, qid))
     note = await uow.session.get(WrongNote, (principal.user_id, qid))
     return PracticeQuestion(
@@ -534,7 +542,7 @@ async def answer_practice(
     # Held until commit, so an attempt cannot open between this check and the reply.
     await repo.lock_learner(uow.session, principal.user_id)
     await _ensure_unlocked(uow, principal, qid)
-    version = (await content.current_versions(uow, [qid]))[qid]
+    version = (await _current_versions(uow, [qid]))[qid]
     order = display.display_order(version.content, None)
     response = _internal(version.content, order, answer)
     fraction = score(version.content, response)
@@ -620,7 +628,7 @@ async def _practice_run(
     any no longer published; a Conflict when none is left."""
     ids = list(dict.fromkeys(question_ids))
     locked = await locked_questions(uow, principal, ids)
-    published = await content.current_versions(uow, ids)
+    published = await _current_versions(uow, ids)
     ids = [q for q in ids if q not in locked and q in published]
     if not ids:
         raise Conflict(ALL_LOCKED_MESSAGE if locked else NOTHING_WRONG_MESSAGE)
@@ -680,7 +688,7 @@ async def wrong_note_details(
             if n.question_id in questions and questions[n.question_id].subject_code == subject
         ]
         ids = [n.question_id for n in notes]
-    current = await content.current_versions(uow, ids)
+    current = await _current_versions(uow, ids)
     practised = await repo.last_wrong_records(uow.session, principal.user_id, ids)
     sat = await repo.last_wrong_exam_items(uow.session, principal.user_id, ids)
     answered = await _versions(
@@ -1290,7 +1298,7 @@ async def regrade(
 ) -> RegradeReport:
     """Re-grade submitted attempts that showed an older version of a question against its
     current version. A dry run (apply=False) reports what would change and writes nothing."""
-    current = (await content.current_versions(uow, [question_id])).get(question_id)
+    current = (await _current_versions(uow, [question_id])).get(question_id)
     if current is None:
         raise NotFound("No such question.")
     affected = await repo.items_with_question(uow.session, question_id, current.id)
