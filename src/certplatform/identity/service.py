@@ -367,8 +367,24 @@ async def change_password(uow: UnitOfWork, principal: Principal, current: str, n
     if user is None or not _verify(user.password_hash, current):
         raise Invalid("The current password is wrong.")
     check_password(new, user.email)
+    await set_password_and_end_sessions(uow, user.id, new, keep=principal.session_id)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    return _verify(stored, password)
+
+
+async def set_password_and_end_sessions(
+    uow: UnitOfWork, user_id: str, new: str, *, keep: str | None
+) -> None:
+    """Store a new (already checked) password, end the account's sessions but `keep`, and
+    spend every open reset link of the account: a link mailed before the change must not
+    undo it (ADR 25)."""
+    user = await repo.user_by_id(uow.session, user_id)
+    assert user is not None  # the callers found it in this transaction
     user.password_hash = _hasher.hash(new)
-    ended = await repo.delete_sessions_of(uow.session, user.id, keep=principal.session_id)
+    ended = await repo.delete_sessions_of(uow.session, user.id, keep=keep)
+    await repo.spend_tokens_of(uow.session, user.id, "reset", utcnow())
     await revoke_after_commit(uow, user.id)
     record_event(
         uow.session,
