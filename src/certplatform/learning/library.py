@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from certplatform.content import service as content
-from certplatform.content.contracts import PastPaperSummary
+from certplatform.content.contracts import PastPaperSummary, QuestionStatus
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.errors import NotFound
@@ -142,7 +142,7 @@ async def search_questions(
         uow,
         query=query,
         certification_code=certification,
-        status="published",
+        status=QuestionStatus.PUBLISHED,
         limit=limit + LOCK_SLACK,
     )
     locked = await locked_questions(uow, principal, [q.id for q in found])
@@ -154,7 +154,7 @@ async def search_questions(
             stem=q.version.content.stem,
         )
         for q in found
-        if q.id not in locked and q.status == "published"
+        if q.id not in locked and q.status == QuestionStatus.PUBLISHED
     ][:limit]
 
 
@@ -163,7 +163,7 @@ async def practice_found(
 ) -> PracticeSessionOut:
     """Open a search result as a one-question practice run (refused while locked)."""
     question = await content.get_question(uow, question_id)
-    if question.status != "published":
+    if question.status != QuestionStatus.PUBLISHED:
         raise NotFound("No such question.")
     return await practice_run(
         uow,
