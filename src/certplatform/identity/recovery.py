@@ -239,7 +239,7 @@ async def confirm_email_change(
     )
     if spent is None or spent[1] is None:
         raise Invalid(LINK_SPENT)
-    user_id, new_email = spent
+    user_id, new_email = spent[0], spent[1]
     user = await repo.user_by_id(uow.session, user_id)
     if user is None:
         raise Invalid(LINK_SPENT)
