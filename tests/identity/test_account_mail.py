@@ -52,6 +52,7 @@ def _clear(mail_dir: Path) -> None:
 
 def _anonymous(http: httpx.AsyncClient) -> None:
     http.cookies.set("cp_csrf", CSRF)
+    http.cookies.set("lang", "en")
 
 
 async def _forgot(http: httpx.AsyncClient, address: str) -> httpx.Response:

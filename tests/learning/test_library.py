@@ -3,8 +3,6 @@ ids or keys on the learner's pages, and nothing of the learner's open attempt (A
 
 from __future__ import annotations
 
-import re
-
 import httpx
 from sqlalchemy import text
 
@@ -13,7 +11,7 @@ from certplatform.content.contracts import PaperItemSpec, PassRule, PastPaperSpe
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import PASSWORD, make_user
-from tests.support.exams import load
+from tests.support.exams import keys_of, load, save
 
 CERT = "KR-INFO-ENGINEER"
 QUERY = "요구사항 개발 프로세스"  # the stem of KIE-S1-001, the first question of MOCK-01
@@ -71,24 +69,31 @@ async def test_papers_by_year_and_round_show_no_question_ids_and_my_best(
     for qid in [*mock, *dated]:
         assert qid not in anonymous.text
     headers = await _sign_in(client, db)
+    listed = await client.get(f"/api/v1/certifications/{CERT}/past-papers")
+    papers = {s["code"]: s["id"] for s in listed.json()}
     page = await client.get(f"/certifications/{CERT}/papers")
-    assert ("/papers/" in page.text and "Not sat yet" in page.text) or "아직" in page.text
+    assert f"/papers/{papers['2024-2']}/practice" in page.text
+    assert "아직 응시하지 않음" in page.text
     for qid in [*mock, *dated]:
         assert qid not in page.text
 
-    papers = {
-        s["code"]: s["id"]
-        for s in (await client.get(f"/api/v1/certifications/{CERT}/past-papers")).json()
-    }
-    started = await client.post(
-        "/api/v1/attempts", json={"paper_id": papers["2024-2"]}, headers=headers
-    )
-    assert started.status_code in (200, 201), started.text
-    attempt = started.json()["id"]
-    submitted = await client.post(f"/api/v1/attempts/{attempt}/submit", headers=headers)
-    assert submitted.status_code == 200, submitted.text
+    # Two sittings: every answer right, then none; the list shows the best and the count.
+    for answer_all in (True, False):
+        started = await client.post(
+            "/api/v1/attempts", json={"paper_id": papers["2024-2"]}, headers=headers
+        )
+        assert started.status_code == 201, started.text
+        view = started.json()
+        if answer_all:
+            for position, right in (await keys_of(db, view)).items():
+                saved = await save(client, headers, view["id"], position, right[0])
+                assert saved.status_code == 200, saved.text
+        submitted = await client.post(f"/api/v1/attempts/{view['id']}/submit", headers=headers)
+        assert submitted.status_code == 200, submitted.text
     page = await client.get(f"/certifications/{CERT}/papers")
-    assert re.search(r"(My best|최고)[^<]*0", page.text), page.text
+    assert "최고 점수: 100%" in page.text
+    assert "응시 2회" in page.text
+    assert "아직 응시하지 않음" in page.text  # MOCK-01 still
 
 
 async def test_practising_a_paper_follows_its_order_and_waits_for_the_open_exam(

@@ -106,6 +106,7 @@ async def signup(request: Request, uow: UoW, _: SignIn) -> Response:
             data.get("password", ""),
             ip=client_ip(request),
             display_name=data.get("display_name", ""),
+            mailer=request.app.state.mailer,
         )
     except AppError as exc:
         await uow.rollback()
