@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
+from certplatform.content import service as content
+from certplatform.content.contracts import PaperItemSpec, PassRule, PastPaperSpec
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import PASSWORD, make_user
@@ -32,6 +34,34 @@ def _mail_to(mail_dir: Path, to: str) -> list[EmailMessage]:
         if message["To"] == to:
             found.append(message)
     return found
+
+
+async def _add_dated_paper(db: Database) -> None:
+    """A paper named by year and round, for the screenshot of the grouping."""
+    async with db.transaction() as uow:
+        found = await content.find_questions(uow, certification_code=CERT, limit=3)
+        await content.save_past_paper(
+            uow,
+            CERT,
+            PastPaperSpec(
+                code="2024-2",
+                name="2024년 2회",
+                time_limit_minutes=10,
+                pass_rule=PassRule(mode="percent", threshold=60),
+                items=tuple(
+                    PaperItemSpec(question_id=q.id, section_code="S1", section_name="1과목")
+                    for q in found
+                ),
+            ),
+            None,
+        )
+
+
+def _clear_mail_to(mail_dir: Path, to: str) -> None:
+    """The live servers of both backends share the directory: drop earlier mail to `to`."""
+    for path in (mail_dir / "live").glob("*.eml"):
+        if email.message_from_bytes(path.read_bytes(), policy=default)["To"] == to:
+            path.unlink()
 
 
 async def _check(page: Page, path: str) -> None:
@@ -85,17 +115,21 @@ async def test_new_pages_pass_axe_fit_a_phone_and_work_by_keyboard(
     await page.wait_for_url(re.compile(r"/exam/prepare/paper/[^/]+/info$"))
     if lang == "ko":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await _add_dated_paper(db)
         await page.goto(f"{base_url}/certifications/{CERT}/papers")
         await page.screenshot(path=SCREENSHOTS / "papers-desktop.png", full_page=True)
         await page.goto(f"{base_url}/search?q=요구사항")
         await page.set_viewport_size(PHONE)
         await page.screenshot(path=SCREENSHOTS / "search-phone.png", full_page=True)
+        await page.goto(f"{base_url}/settings")
+        await page.screenshot(path=SCREENSHOTS / "settings-email-phone.png", full_page=True)
 
 
 async def test_password_reset_in_the_browser_with_the_mailed_link(
     page: Page, base_url: str, db: Database, mail_dir: Path
 ) -> None:
     address = await make_user(db, "learner", "browser-reset@example.com")
+    _clear_mail_to(mail_dir, address)
     await page.goto(f"{base_url}/signin")
     await page.click("a[href='/password/forgot']")
     await page.focus("#f-email")
