@@ -4,12 +4,19 @@ ids or keys on the learner's pages, and nothing of the learner's open attempt (A
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from certplatform.content import service as content
-from certplatform.content.contracts import PaperItemSpec, PassRule, PastPaperSpec
+from certplatform.content.contracts import (
+    PaperItemSpec,
+    PassRule,
+    PastPaperSpec,
+    PastPaperSummary,
+)
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
+from certplatform.learning import library
 from tests.support.accounts import PASSWORD, make_user
 from tests.support.exams import keys_of, load, save
 
@@ -169,3 +176,30 @@ async def test_search_leaves_out_the_open_attempt_and_shows_no_keys(
     assert QUERY in question.text
     assert wanted.version.content.explanation[:30] not in question.text
     assert (await client.get("/search", params={"q": "x" * 201})).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "expected"),
+    [
+        ("2024-2", "anything", (2024, 2)),
+        ("KR-2023-03", "", (2023, 3)),
+        ("MOCK-01", "2022년 1회 필기", (2022, 1)),
+        ("MOCK-01", "모의 1회 (고정 문항)", (None, None)),
+        ("Y2021", "2021 annual paper", (2021, None)),
+    ],
+)
+def test_year_and_round_are_read_from_the_code_then_the_name(
+    code: str, name: str, expected: tuple[int | None, int | None]
+) -> None:
+    summary = PastPaperSummary(
+        id="p",
+        certification_code=CERT,
+        code=code,
+        name=name or code,
+        source=None,
+        time_limit_minutes=10,
+        pass_rule=PassRule(mode="percent", threshold=60),
+        question_count=1,
+        sections=(),
+    )
+    assert library.year_and_round(summary) == expected

@@ -68,6 +68,9 @@ class FileMailer:
         self.directory = directory
 
     async def send(self, mail: Mail) -> None:
+        await asyncio.to_thread(self._write, mail)
+
+    def _write(self, mail: Mail) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.directory / f"{stamp}-{secrets.token_hex(4)}.eml"
