@@ -37,7 +37,7 @@ from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
-from certplatform.kernel.mail import mailer_from_settings
+from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
 from certplatform.kernel.ratelimit import RateLimit, storage_url
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            if isinstance(app.state.mailer, SmtpMailer):
+                await app.state.mailer.drain()  # mail already promised to its reader
             await jobs.broker.shutdown()
             jobs.bind_database(None)
             await db.dispose()

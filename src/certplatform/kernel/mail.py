@@ -92,6 +92,10 @@ class SmtpMailer:
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
+    async def drain(self) -> None:
+        """Wait for the mails still on their way (at shutdown, and in tests)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
