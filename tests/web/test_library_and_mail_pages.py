@@ -113,8 +113,12 @@ async def test_new_pages_pass_axe_fit_a_phone_and_work_by_keyboard(
         raise AssertionError("no paper reached by Tab")
     await page.keyboard.press("Enter")
     await page.wait_for_url(re.compile(r"/exam/prepare/paper/[^/]+/info$"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if lang == "en":
+        await page.goto(f"{base_url}/certifications/{CERT}/papers")
+        await page.set_viewport_size(PHONE)
+        await page.screenshot(path=SCREENSHOTS / "papers-phone-en.png", full_page=True)
     if lang == "ko":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await _add_dated_paper(db)
         await page.goto(f"{base_url}/certifications/{CERT}/papers")
         await page.screenshot(path=SCREENSHOTS / "papers-desktop.png", full_page=True)
