@@ -71,8 +71,15 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, media_dir: Path) -> Settings:
+def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mail")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, media_dir: Path, mail_dir: Path) -> Settings:
     return Settings(
+        MAIL_BACKEND="file",
+        MAIL_DIR=mail_dir,
         APP_ENV="test",
         DATABASE_URL=database_url,
         MEDIA_DIR=media_dir,
@@ -101,6 +108,7 @@ async def db(app: FastAPI) -> AsyncIterator[Database]:
     await _truncate(database)
     app.state.principals.clear()  # the sessions it remembers were just deleted
     await app.state.login_limiter.reset()
+    await app.state.recovery_limits.reset()
     yield database
 
 

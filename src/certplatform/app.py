@@ -27,6 +27,7 @@ from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
 from certplatform.identity.principals import PrincipalCache, listen_for_revocations
+from certplatform.identity.recovery import RecoveryLimits
 from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
@@ -36,6 +37,7 @@ from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
+from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
 from certplatform.kernel.ratelimit import RateLimit, storage_url
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         app.state.community_limiter = CommunityLimiter(
             settings.comment_limit_user, settings.report_limit_user, limiter_storage
         )
+        app.state.recovery_limits = RecoveryLimits(settings, limiter_storage)
         app.state.integrity_limit = RateLimit(
             settings.integrity_event_limit, "integrity-event", limiter_storage
         )
@@ -150,6 +153,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            if isinstance(app.state.mailer, SmtpMailer):
+                await app.state.mailer.drain()  # mail already promised to its reader
             await jobs.broker.shutdown()
             jobs.bind_database(None)
             await db.dispose()
@@ -170,6 +175,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     app.state.audit_keys = Keyring.from_settings(settings)
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None
+    app.state.mailer = mailer_from_settings(settings)
     app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
     # Uploads have their own, larger cap; the routes check the file size once more.
     app.add_middleware(

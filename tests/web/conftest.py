@@ -13,11 +13,13 @@ from tests.support.browser import DESKTOP, launch, live_server
 
 
 @pytest.fixture(scope="session")
-def base_url(database_url: str, media_dir: Path) -> Iterator[str]:
+def base_url(database_url: str, media_dir: Path, mail_dir: Path) -> Iterator[str]:
     env = {
         "DATABASE_URL": database_url,
         "MEDIA_DIR": str(media_dir),
         "APP_ENV": "test",
+        "MAIL_BACKEND": "file",
+        "MAIL_DIR": str(mail_dir / "live"),
         "LOGIN_LIMIT_IP": "100000/minute",
         "LOGIN_LIMIT_ACCOUNT": "1000/minute",
         "LOGIN_LIMIT_ACCOUNT_IP": "1000/minute",

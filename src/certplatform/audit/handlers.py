@@ -45,6 +45,10 @@ RULES: dict[str, Rule] = {
     "certplatform.identity.logout.v1": _SELF,
     "certplatform.identity.password.changed.v1": _SELF,
     "certplatform.identity.role.changed.v1": Rule("user", ("user_id",), ("by",)),
+    "certplatform.identity.password_reset.requested.v1": _SELF,
+    "certplatform.identity.password_reset.done.v1": _SELF,
+    "certplatform.identity.email_change.requested.v1": _SELF,
+    "certplatform.identity.email_change.done.v1": _SELF,
     "certplatform.content.certification.created.v1": Rule("certification", ("code",), ("actor",)),
     "certplatform.content.import.completed.v1": Rule(
         "certification", ("certification",), ("actor",)

@@ -130,6 +130,7 @@ async def sign_up(
         body.password,
         ip=client_ip(request),
         display_name=body.display_name,
+        mailer=request.app.state.mailer,
     )
     return SignUpOut()
 

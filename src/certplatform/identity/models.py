@@ -37,3 +37,21 @@ class AuthSession(IdMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(8))  # cookie | bearer
     csrf_token: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountToken(IdMixin, TimestampMixin, Base):
+    """A mailed link's secret: a password reset, or the confirmation of a new address.
+
+    Lifecycle: created when requested; spent once (`used_at` set by the one UPDATE that
+    checks it is unused and unexpired, so a link used twice at once works once); spent as
+    well when the password changes. Only a keyed hash of the secret is stored (ADR 25).
+    """
+
+    __tablename__ = "account_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # reset | email
+    new_email: Mapped[str | None] = mapped_column(String(254))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from certplatform.identity.models import AuthSession, User
+from certplatform.identity.models import AccountToken, AuthSession, User
 from certplatform.kernel.db import new_id, utcnow
 
 
@@ -94,3 +94,86 @@ async def insert_user_unless_taken(
         .returning(User.id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def add_token(
+    session: AsyncSession,
+    *,
+    token_hash: str,
+    user_id: str,
+    purpose: str,
+    expires_at: datetime,
+    new_email: str | None = None,
+) -> None:
+    session.add(
+        AccountToken(
+            id=new_id(),
+            token_hash=token_hash,
+            user_id=user_id,
+            purpose=purpose,
+            new_email=new_email,
+            expires_at=expires_at,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+
+
+async def live_token(
+    session: AsyncSession, token_hash: str, purpose: str, now: datetime
+) -> AccountToken | None:
+    """The token if it is unused and unexpired (a read for the page; `spend_token` decides)."""
+    return await session.scalar(
+        select(AccountToken).where(
+            AccountToken.token_hash == token_hash,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+    )
+
+
+async def spend_token(
+    session: AsyncSession, token_hash: str, purpose: str, now: datetime
+) -> tuple[str, str | None] | None:
+    """Mark the token used if it is unused and unexpired, in one statement: of two
+    concurrent uses, one updates the row and the other finds it used (PostgreSQL waits for
+    the row lock and re-checks; SQLite runs one write at a time). Returns (user id, new
+    email) of the spent token, or None."""
+    row = (
+        await session.execute(
+            update(AccountToken)
+            .where(
+                AccountToken.token_hash == token_hash,
+                AccountToken.purpose == purpose,
+                AccountToken.used_at.is_(None),
+                AccountToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(AccountToken.user_id, AccountToken.new_email)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def spend_tokens_of(session: AsyncSession, user_id: str, purpose: str, now: datetime) -> int:
+    """Spend every unused token of the user for `purpose` (a password change ends resets)."""
+    result = await session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def set_email_unless_taken(session: AsyncSession, user_id: str, email: str) -> bool:
+    """Give the account this address unless another account holds it; False then."""
+    taken = select(User.id).where(User.email == email).exists()
+    result = await session.execute(
+        update(User).where(User.id == user_id, ~taken).values(email=email)
+    )
+    return bool(getattr(result, "rowcount", 0))

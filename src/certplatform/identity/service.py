@@ -35,6 +35,7 @@ from certplatform.kernel.errors import (
     TooManyRequests,
 )
 from certplatform.kernel.events import record_event
+from certplatform.kernel.mail import Mail, Mailer, send_after_commit
 from certplatform.kernel.zones import known_zone
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -206,9 +207,11 @@ async def sign_up(
     *,
     ip: str,
     display_name: str = "",
+    mailer: Mailer | None = None,
 ) -> None:
     """Self-service sign-up. The reply is the same whether or not the address is taken
-    (no account enumeration); the owner of the address learns which by email."""
+    (no account enumeration); the owner of the address learns which by email (through
+    `mailer`, the app's MAIL_BACKEND; without one the mail is only logged)."""
     await limiter.check_signup(ip)
     email = normalise_email(email)
     check_password(password, email)
@@ -220,13 +223,25 @@ async def sign_up(
             "Someone tried to create an account with this address. You already have one: "
             "sign in, or change your password if this was not you."
         )
-        _mail_after_commit(uow, email, "signup.address_taken", mail)
+        _mail_after_commit(uow, email, "signup.address_taken", mail, mailer)
     else:
         mail = "Welcome to cert-platform. Your account is ready: sign in with your password."
-        _mail_after_commit(uow, email, "signup.welcome", mail)
+        _mail_after_commit(uow, email, "signup.welcome", mail, mailer)
 
 
-def _mail_after_commit(uow: UnitOfWork, to: str, template: str, body: str) -> None:
+SIGN_UP_SUBJECTS = {
+    "signup.address_taken": "You already have an account · 이미 계정이 있습니다",
+    "signup.welcome": "Welcome to cert-platform · 가입을 환영합니다",
+}
+
+
+def _mail_after_commit(
+    uow: UnitOfWork, to: str, template: str, body: str, mailer: Mailer | None = None
+) -> None:
+    if mailer is not None:
+        send_after_commit(uow, mailer, Mail(to, SIGN_UP_SUBJECTS[template], body))
+        return
+
     async def send() -> None:
         # No mail backend exists yet: the message is logged where an operator sees it.
         # A logger per mail: a cached module logger would keep whatever configuration was
@@ -367,8 +382,24 @@ async def change_password(uow: UnitOfWork, principal: Principal, current: str, n
     if user is None or not _verify(user.password_hash, current):
         raise Invalid("The current password is wrong.")
     check_password(new, user.email)
+    await set_password_and_end_sessions(uow, user.id, new, keep=principal.session_id)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    return _verify(stored, password)
+
+
+async def set_password_and_end_sessions(
+    uow: UnitOfWork, user_id: str, new: str, *, keep: str | None
+) -> None:
+    """Store a new (already checked) password, end the account's sessions but `keep`, and
+    spend every open reset link of the account: a link mailed before the change must not
+    undo it (ADR 25)."""
+    user = await repo.user_by_id(uow.session, user_id)
+    assert user is not None  # the callers found it in this transaction
     user.password_hash = _hasher.hash(new)
-    ended = await repo.delete_sessions_of(uow.session, user.id, keep=principal.session_id)
+    ended = await repo.delete_sessions_of(uow.session, user.id, keep=keep)
+    await repo.spend_tokens_of(uow.session, user.id, "reset", utcnow())
     await revoke_after_commit(uow, user.id)
     record_event(
         uow.session,

@@ -144,6 +144,43 @@ class Settings(BaseSettings):
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"
     )
 
+    mail_backend: Literal["console", "file", "smtp"] = Field(
+        default="console",
+        alias="MAIL_BACKEND",
+        description="console logs each mail, file writes .eml files to MAIL_DIR, smtp sends",
+    )
+    mail_dir: Path = Field(default=Path("var/mail"), alias="MAIL_DIR")
+    mail_from: str = Field(
+        default="cert-platform <no-reply@localhost>", alias="MAIL_FROM", max_length=254
+    )
+    smtp_host: str = Field(default="127.0.0.1", alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=True, alias="SMTP_STARTTLS")
+    public_url: str | None = Field(
+        default=None,
+        alias="PUBLIC_URL",
+        description="the site's address in mailed links (https://example.org); required "
+        "with MAIL_BACKEND=smtp in production, else the request's own address is used",
+    )
+    password_reset_minutes: int = Field(
+        default=60, alias="PASSWORD_RESET_MINUTES", ge=5, le=24 * 60, description="link lifetime"
+    )
+    email_change_hours: int = Field(
+        default=24, alias="EMAIL_CHANGE_HOURS", ge=1, le=7 * 24, description="link lifetime"
+    )
+    recovery_limit_ip: str = Field(
+        default="20/hour",
+        alias="RECOVERY_LIMIT_IP",
+        description="password-reset requests per client IP",
+    )
+    recovery_limit_account: str = Field(
+        default="3/hour",
+        alias="RECOVERY_LIMIT_ACCOUNT",
+        description="reset or address-change mails per account (more are not sent)",
+    )
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
@@ -157,6 +194,8 @@ class Settings(BaseSettings):
         "signup_limit_ip",
         "comment_limit_user",
         "report_limit_user",
+        "recovery_limit_ip",
+        "recovery_limit_account",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:
@@ -234,6 +273,9 @@ class Settings(BaseSettings):
             raise ValueError("AUDIT_KEY must be set in production")
         if self.production and len(self.audit_key) < 32:
             raise ValueError("AUDIT_KEY must be at least 32 characters in production")
+        if self.production and self.mail_backend == "smtp" and not self.public_url:
+            # Links built from the request's Host header could point at another site.
+            raise ValueError("PUBLIC_URL must be set to send mail in production")
         if self.production and self.audit_key == self.secret_key:
             # Whoever learns the cookie key must not also be able to rewrite the audit chain.
             raise ValueError("AUDIT_KEY must differ from SECRET_KEY in production")

@@ -621,8 +621,14 @@ async def practice_summary(
     )
 
 
-async def _practice_run(
-    uow: UnitOfWork, principal: Principal, certification: str, question_ids: Sequence[str]
+async def practice_run(
+    uow: UnitOfWork,
+    principal: Principal,
+    certification: str,
+    question_ids: Sequence[str],
+    *,
+    mode: str = "retry",
+    empty_message: str | None = None,
 ) -> PracticeSessionOut:
     """A run over exactly these questions (in this order), less any an open exam locks and
     any no longer published; a Conflict when none is left."""
@@ -631,11 +637,11 @@ async def _practice_run(
     published = await _current_versions(uow, ids)
     ids = [q for q in ids if q not in locked and q in published]
     if not ids:
-        raise Conflict(ALL_LOCKED_MESSAGE if locked else NOTHING_WRONG_MESSAGE)
+        raise Conflict(ALL_LOCKED_MESSAGE if locked else (empty_message or NOTHING_WRONG_MESSAGE))
     row = PracticeSession(
         user_id=principal.user_id,
         certification_code=certification,
-        mode="retry",
+        mode=mode,
         subject_code=None,
         topic_code=None,
         question_ids=ids,
@@ -657,7 +663,7 @@ async def retry_wrong_of_run(
     """A new run over exactly the questions I got wrong (first answer) in this run."""
     summary = await practice_summary(uow, principal, session_id)
     wrong = [a.question_id for a in summary.answers if not a.correct]
-    return await _practice_run(uow, principal, summary.session.certification, wrong)
+    return await practice_run(uow, principal, summary.session.certification, wrong)
 
 
 async def retry_wrong_of_attempt(
@@ -669,7 +675,7 @@ async def retry_wrong_of_attempt(
     _attempt_result(attempt)  # Conflict while open
     items = await repo.attempt_items(uow.session, attempt.id)
     wrong = [i.question_id for i in items if i.response is not None and (i.fraction or 0) < 1]
-    return await _practice_run(uow, principal, attempt.certification_code, wrong)
+    return await practice_run(uow, principal, attempt.certification_code, wrong)
 
 
 async def wrong_note_details(

@@ -13,7 +13,16 @@ from certplatform.kernel.errors import AppError, NotAuthenticated
 from certplatform.web import i18n
 from certplatform.web.security import WebMiddleware
 from certplatform.web.templating import page
-from certplatform.web.views import account, admin, community, exam, home, practice
+from certplatform.web.views import (
+    account,
+    admin,
+    community,
+    exam,
+    home,
+    library,
+    practice,
+    recovery,
+)
 
 STATIC = Path(__file__).parent / "static"
 PAGE_ROUTERS = (
@@ -23,6 +32,8 @@ PAGE_ROUTERS = (
     exam.router,
     community.router,
     admin.router,
+    library.router,
+    recovery.router,
 )
 
 
@@ -32,8 +43,16 @@ def is_page(request: Request) -> bool:
 
 
 # The pages of each web role: the learner site and the back office (each can sign in).
-LEARNER_ROUTERS = (account.router, home.router, practice.router, exam.router, community.router)
-ADMIN_ROUTERS = (account.router, admin.router)
+LEARNER_ROUTERS = (
+    account.router,
+    home.router,
+    practice.router,
+    exam.router,
+    community.router,
+    library.router,
+    recovery.router,
+)
+ADMIN_ROUTERS = (account.router, admin.router, recovery.router)
 
 
 def install(

@@ -32,6 +32,7 @@ Self = Annotated[Principal | None, Depends(Requirement("self", "read"))]
 SelfWrite = Annotated[Principal | None, Depends(Requirement("self", "update"))]
 SignOut = Annotated[Principal | None, Depends(Requirement("session", "delete"))]
 SIGNED_UP = i18n.N_("Check your email to finish signing up, then sign in here.")
+PASSWORD_RESET = i18n.N_("Your password has been changed. Sign in with the new one.")
 
 
 def _form_error(response: HTMLResponse, exc: AppError) -> HTMLResponse:
@@ -43,13 +44,15 @@ def _form_error(response: HTMLResponse, exc: AppError) -> HTMLResponse:
 
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_form(
-    request: Request, _: Anyone, next: str = "/", signed_up: bool = False
+    request: Request, _: Anyone, next: str = "/", signed_up: bool = False, reset: bool = False
 ) -> HTMLResponse:
     context = {
         "next": safe_next(next),
         "email": "",
         "error": None,
-        "notice": i18n.gettext(SIGNED_UP) if signed_up else None,
+        "notice": i18n.gettext(SIGNED_UP if signed_up else PASSWORD_RESET)
+        if signed_up or reset
+        else None,
     }
     return page(request, "signin.html", context)
 
@@ -103,6 +106,7 @@ async def signup(request: Request, uow: UoW, _: SignIn) -> Response:
             data.get("password", ""),
             ip=client_ip(request),
             display_name=data.get("display_name", ""),
+            mailer=request.app.state.mailer,
         )
     except AppError as exc:
         await uow.rollback()
