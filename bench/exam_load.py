@@ -424,6 +424,9 @@ async def _fill_answers(db: Database, attempt_ids: list[str]) -> None:
             for item in items
         ]
         await uow.session.execute(answer, rows)
+        await uow.session.execute(
+            update(Attempt).where(Attempt.id.in_(attempt_ids)).values(unanswered=0)
+        )
     if len(rows) != 100 * len(attempt_ids):
         raise RuntimeError(f"expected 100 items per attempt, found {len(rows)}")
 

@@ -218,3 +218,75 @@ async def test_every_acknowledged_answer_is_graded_and_every_other_save_is_refus
         correct += int(last.right)
     assert attempt.result["unanswered_count"] == unanswered
     assert attempt.result["correct_count"] == correct
+
+
+async def test_the_unanswered_count_stays_exact_when_saves_of_one_attempt_race(
+    db: Database, storage: LocalStorage, database_url: str, tmp_path: Path
+) -> None:
+    """Answers given and taken back on the same questions, all at once and out of order:
+    the count kept on the attempt (what every save replies) equals the blank items."""
+    await load(db, storage, "US-FCC-TECHNICIAN")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "APP_ENV": "test",
+        "MEDIA_DIR": str(tmp_path),
+        "SWEEPER_INTERVAL": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    port = free_port()
+    server = serve(env, port, tmp_path / "server.log")
+    limits = httpx.Limits(max_connections=32)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits
+        ) as http:
+            headers = await bearer(http, db)
+            reply = await http.post(
+                "/api/v1/attempts",
+                json={"blueprint_id": await blueprint_id(db, "US-FCC-TECHNICIAN")},
+                headers=headers,
+            )
+            assert reply.status_code == 201, reply.text
+            attempt_id = reply.json()["id"]
+            rng = random.Random(11)
+            sends = [
+                (position, seq, rng.random() < 0.5)
+                for position in range(1, 11)
+                for seq in range(1, 13)
+            ]
+            rng.shuffle(sends)
+
+            async def send(position: int, seq: int, answer: bool) -> int:
+                reply = await http.put(
+                    f"/api/v1/attempts/{attempt_id}/answers/{position}",
+                    json={
+                        "op_id": f"q{position}-{seq}",
+                        "op_seq": seq,
+                        "answer": {"choices": ["1"] if answer else []},
+                    },
+                    headers=headers,
+                )
+                assert reply.status_code == 200, reply.text
+                return int(reply.json()["unanswered_count"])
+
+            counts = await asyncio.gather(*(send(*s) for s in sends))
+            assert all(0 <= c <= 35 for c in counts)
+            view = (await http.get(f"/api/v1/attempts/{attempt_id}", headers=headers)).json()
+            # The newest operation of each question decides whether it is answered.
+            newest = {p: a for p, s, a in sorted(sends, key=lambda s: s[1])}
+            blank = 35 - sum(newest.values())
+            assert len(view["unanswered"]) == blank
+            last = await send(1, 100, newest[1])  # a save now replies the current count
+            assert last == blank
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    async with db.transaction() as uow:
+        kept = await uow.session.scalar(select(Attempt.unanswered).where(Attempt.id == attempt_id))
+        items = await uow.session.scalar(
+            select(func.count())
+            .select_from(AttemptItem)
+            .where(AttemptItem.attempt_id == attempt_id, AttemptItem.response.is_(None))
+        )
+    assert kept == items == blank

@@ -7,15 +7,19 @@ each item's question version, section and choice order — is read once per proc
 else (status, the exam's and the section's clocks) is decided by the database inside one
 statement:
 
-* the attempt row is share-locked while it is still `open` (ADR 0009: a submit's UPDATE of
-  that row waits for every save in flight, and a save waiting behind a submit finds it
-  closed and writes nothing);
+* the attempt row is locked while it is still `open` (ADR 0009: a submit's UPDATE of that
+  row waits for every save in flight, and a save waiting behind a submit finds it closed and
+  writes nothing); saves of one attempt take turns, and each reads the item as the save
+  before it left it;
 * the item takes the answer only when its `op_seq` is newer (last operation wins) and
   remembers which operation set it, which is how the reply knows it was applied; its time
   grows either way;
 * the operation is recorded under its op id with that outcome; a retry finds it and changes
   nothing, and a retry racing its original fails on the key, undoing the whole statement;
-* the unanswered count is read in the same statement.
+* the attempt's unanswered count moves when the item goes from blank to answered or back,
+  and the reply carries it (ADR 0029: counting the items on every save cost a quarter of
+  the throughput). A timed section's deadline is fixed at the start, so it is checked here
+  before the statement.
 
 SQLite (the embedded shape, one process) keeps the service's path; both give the same
 replies, and the same tests run on both.
@@ -42,15 +46,17 @@ WITH p AS (  -- the parameters' types, declared once (the CTE itself is not read
     SELECT $1::text AS attempt_id, $2::text AS op_id, $3::int AS position, $4::bigint AS seq,
         $5::jsonb AS response, $6::boolean AS flagged, $7::boolean AS changes,
         $8::timestamptz AS at, $9::boolean AS answered, $10::int AS elapsed,
-        $11::interval AS grace, $12::text AS section
+        $11::interval AS grace
 ), open_attempt AS (
-    SELECT id, started_at FROM attempts
+    -- Locked first and read as of the lock (a save that waited sees the one before it).
+    SELECT id, started_at, unanswered, deadline_at FROM attempts
     WHERE id = $1 AND status = 'open' AND deadline_at + $11 >= $8
-      AND NOT EXISTS (
-          SELECT 1 FROM jsonb_array_elements(sections) AS s
-          WHERE s->>'code' = $12 AND s->>'deadline_at' IS NOT NULL
-            AND (s->>'deadline_at')::timestamptz + $11 < $8)
-    FOR SHARE
+    FOR NO KEY UPDATE
+), before AS (
+    -- The item as it is now (locked, so not an older snapshot): was it blank?
+    SELECT response IS NULL AS blank FROM attempt_items
+    WHERE attempt_id = $1 AND position = $3 AND EXISTS (SELECT 1 FROM open_attempt)
+    FOR UPDATE
 ), item AS (
     UPDATE attempt_items SET
         response = CASE WHEN $9 AND op_seq < $4 THEN $5 ELSE response END,
@@ -60,9 +66,15 @@ WITH p AS (  -- the parameters' types, declared once (the CTE itself is not read
         -- time on a question cannot exceed the time since the attempt started
         time_ms = time_ms + LEAST($10, GREATEST(0, (extract(epoch FROM
             $8 - (SELECT started_at FROM open_attempt)) * 1000)::bigint))::int
-    WHERE attempt_id = $1 AND position = $3 AND EXISTS (SELECT 1 FROM open_attempt)
+    WHERE attempt_id = $1 AND position = $3 AND EXISTS (SELECT 1 FROM before)
       AND NOT EXISTS (SELECT 1 FROM attempt_operations WHERE attempt_id = $1 AND op_id = $2)
     RETURNING COALESCE(op_id = $2, false) AS applied, response IS NULL AS blank
+), counted AS (
+    -- The attempt's count moves only when the item went from blank to answered or back.
+    UPDATE attempts SET unanswered = unanswered
+        + (SELECT blank::int FROM item) - (SELECT blank::int FROM before)
+    WHERE id = $1 AND (SELECT blank FROM item) <> (SELECT blank FROM before)
+    RETURNING unanswered
 ), recorded AS (
     -- A plain INSERT: a retry racing its original fails here on the key, and the whole
     -- statement (its time on the item included) is undone.
@@ -74,10 +86,10 @@ WITH p AS (  -- the parameters' types, declared once (the CTE itself is not read
 SELECT
     (SELECT count(*) FROM open_attempt) AS open,
     (SELECT applied FROM item) AS applied,
-    (SELECT blank FROM item) AS blank,
-    (SELECT count(*) FROM attempt_items
-     WHERE attempt_id = $1 AND position <> $3 AND response IS NULL) AS others_blank,
-    (SELECT deadline_at FROM attempts WHERE id = $1) AS deadline_at
+    COALESCE((SELECT unanswered FROM counted), (SELECT unanswered FROM open_attempt))
+        AS unanswered,
+    (SELECT deadline_at FROM open_attempt) AS deadline_at,
+    (SELECT count(*) FROM recorded) AS recorded
 """
 # Why a save changed nothing: an earlier operation under the same id, or the attempt (or the
 # item's section) closed.
@@ -89,7 +101,7 @@ LEFT JOIN attempt_operations o ON o.attempt_id = a.id AND o.op_id = $2
 WHERE a.id = $1
 """
 _FROZEN = """
-SELECT a.user_id, i.position, i.version_id, i.section_code, i.display_order
+SELECT a.user_id, a.sections, i.position, i.version_id, i.section_code, i.display_order
 FROM attempts a JOIN attempt_items i ON i.attempt_id = a.id
 WHERE a.id = $1
 """
@@ -100,12 +112,15 @@ class FrozenItem:
     version_id: str
     section_code: str
     display_order: list[str]
+    # When the item's section closes (timed sections get their deadline at the start).
+    section_deadline: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class FrozenAttempt:
     """Who owns an attempt and what each item shows: fixed at its start, so read once.
-    (Its clocks are not kept here: the statement checks them where they are stored.)"""
+    (The exam's own deadline and status are not kept here: the statement checks them
+    where they are stored.)"""
 
     user_id: str
     items: dict[int, FrozenItem]
@@ -146,10 +161,19 @@ class LeanSaves:
             rows = await conn.fetch(_FROZEN, attempt_id)
         if not rows:
             return None
+        deadlines = {
+            s["code"]: datetime.fromisoformat(s["deadline_at"]) if s.get("deadline_at") else None
+            for s in rows[0]["sections"]
+        }
         frozen = FrozenAttempt(
             user_id=rows[0]["user_id"],
             items={
-                r["position"]: FrozenItem(r["version_id"], r["section_code"], r["display_order"])
+                r["position"]: FrozenItem(
+                    r["version_id"],
+                    r["section_code"],
+                    r["display_order"],
+                    deadlines.get(r["section_code"]),
+                )
                 for r in rows
             },
         )
@@ -174,6 +198,8 @@ class LeanSaves:
             response = service.internal_response(version.content, item.display_order, op.answer)
             stored = None if response.is_blank() else response.model_dump(mode="json")
         now = utcnow()
+        if item.section_deadline is not None and now > item.section_deadline + self.grace:
+            return await self._refused(attempt_id, position, item.section_code, op, now)
         async with self.pool.acquire() as conn:
             try:
                 row = await conn.fetchrow(
@@ -189,7 +215,6 @@ class LeanSaves:
                     op.answer is not None,
                     op.elapsed_ms,
                     self.grace,
-                    item.section_code,
                 )
             except asyncpg.UniqueViolationError:
                 row = None  # the same op id was recorded meanwhile: nothing was written
@@ -201,7 +226,7 @@ class LeanSaves:
             applied=row["applied"],
             saved_at=now,
             remaining_seconds=_remaining(row["deadline_at"], now),
-            unanswered_count=row["others_blank"] + (1 if row["blank"] else 0),
+            unanswered_count=row["unanswered"],
         )
 
     async def _refused(

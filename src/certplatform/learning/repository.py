@@ -208,8 +208,8 @@ async def insert_items(session: AsyncSession, attempt_id: str, items: Sequence[A
 # Saves are the hottest path, so their statements are built once with bind parameters:
 # building a statement and computing its cache key cost about as much as running it.
 #
-# Serialisation point (ADR 9): the attempt row. A save holds a share lock on it from its
-# first statement to its commit (PostgreSQL: FOR SHARE; SQLite: the database write lock,
+# Serialisation point (ADR 9): the attempt row. A save holds a lock on it from its first
+# statement to its commit (PostgreSQL: FOR NO KEY UPDATE; SQLite: the database write lock,
 # and the item write itself carries `status = 'open'`); a submit flips the status with an
 # UPDATE of that row, which waits for every save in flight, and reads the items after it.
 # So a save either commits before the grading reads the items or sees the attempt closed.
@@ -244,8 +244,9 @@ _SAVE_CONTEXT = (
         ),
     )
     .where(Attempt.id == bindparam("ctx_attempt_id"))
-    # Held until commit: a submit cannot flip the status between this check and the write.
-    .with_for_update(read=True, of=Attempt)
+    # Held until commit: a submit cannot flip the status between this check and the write,
+    # and saves of one attempt take turns (its unanswered count stays exact).
+    .with_for_update(key_share=True, of=Attempt)
 )
 
 
@@ -341,7 +342,13 @@ async def record_operation(session: AsyncSession, row: dict[str, Any]) -> int | 
     statement = _record_statement(session.get_bind().dialect.name)
     params = {f"op_{c}": row[c] for c in _OPERATION_COLUMNS}
     count = (await session.execute(statement, params)).scalar()
-    return int(count) if count is not None else None
+    if count is None:
+        return None
+    await session.execute(_KEEP_UNANSWERED, {"a": row["attempt_id"], "n": count})
+    return int(count)
+
+
+_KEEP_UNANSWERED = text("UPDATE attempts SET unanswered = :n WHERE id = :a")
 
 
 @dataclass(frozen=True)

@@ -816,6 +816,7 @@ async def start_attempt(
         pass_rule=rule.model_dump(mode="json"),
         sections=sections,
         question_count=len(drawn),
+        unanswered=len(drawn),
     )
     uow.session.add(attempt)
     await uow.session.flush()
