@@ -72,6 +72,7 @@ lint-deploy: install-dev ## Check the deployment files with real tools (see docs
 	rm -rf build/manifests
 	$(BIN)/python scripts/render_chart.py build/manifests
 	$(BIN)/kubernetes-validate --strict --quiet $$(ls build/manifests/*.yaml | grep -v '\.crd\.yaml$$')
+	$(BIN)/python scripts/validate_crds.py build/manifests/*.crd.yaml infra/k8s/*.yaml
 
 backup-dev: ## Dump the dev database and mirror the media bucket into backups/
 	sh scripts/backup-dev.sh
