@@ -21,6 +21,15 @@ $(VENV)/.runtime: requirements/lock.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# checkov pins packaging<24, networkx<2.7 and boto3 1.35, which .venv cannot hold beside the
+# project's own pins: it gets a virtualenv of its own (requirements/checkov.txt).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	touch $@
+
 $(VENV)/.dev: requirements/dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -60,10 +69,10 @@ migrate: install ## Migrate the database of DATABASE_URL to the newest schema
 bench: install-dev ## Run the benchmarks (BENCH=name for one) on SQLite and PostgreSQL
 	$(BIN)/python -m bench $(BENCH)
 
-clean: ## Remove the virtual environment and local data
-	rm -rf $(VENV) var
+clean: ## Remove the virtual environments and local data
+	rm -rf $(VENV) $(CHECKOV_VENV) var
 
-lint-deploy: install-dev ## Check the deployment files with real tools (see docs/deploy.md)
+lint-deploy: install-dev $(CHECKOV_VENV)/.installed ## Check the deployment files with real tools (see docs/deploy.md)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.dev.yml docker-compose.one-stack.yml .devcontainer/docker-compose.dev.yml
 	$(BIN)/python -c "import json, sys; json.load(open('.devcontainer/devcontainer.json'))"
@@ -73,6 +82,8 @@ lint-deploy: install-dev ## Check the deployment files with real tools (see docs
 	$(BIN)/python scripts/render_chart.py build/manifests
 	$(BIN)/kubernetes-validate --strict --quiet $$(ls build/manifests/*.yaml | grep -v '\.crd\.yaml$$')
 	$(BIN)/python scripts/validate_crds.py build/manifests/*.crd.yaml infra/k8s/*.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/manifests -d infra/k8s -d .github/workflows
 
 backup-dev: ## Dump the dev database and mirror the media bucket into backups/
 	sh scripts/backup-dev.sh

@@ -74,7 +74,10 @@ def main(out: Path) -> int:
                 {
                     "apiVersion": "apps/v1",
                     "kind": "Deployment",
-                    "metadata": {"name": f"{d['metadata']['name']}-rollout-pods"},
+                    "metadata": {
+                        "name": f"{d['metadata']['name']}-rollout-pods",
+                        "namespace": d["metadata"].get("namespace"),
+                    },
                     "spec": {"selector": d["spec"]["selector"], "template": d["spec"]["template"]},
                 }
                 for d in docs
