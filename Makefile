@@ -7,7 +7,7 @@ BENCH  ?=
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser messages clean backup-dev reset-dev image-smoke
+.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser prometheus messages clean backup-dev reset-dev image-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ install-dev: $(VENV)/.dev ## Install runtime and test tools into .venv
 run: install ## Migrate ./var/certplatform.db, load the demo once, serve on :$PORT (3000)
 	$(BIN)/certplatform serve --demo --port $(PORT)
 
-test: install-dev browser ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
+test: install-dev browser prometheus ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -50,6 +50,11 @@ browser: ## Install Debian's Chromium (and Korean fonts) for the browser tests, 
 	@command -v chromium >/dev/null || { \
 	  echo "Installing chromium and fonts-noto-cjk with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+prometheus: ## Install Debian's Prometheus (promtool, and the server the observe test scrapes with), if missing
+	@command -v promtool >/dev/null && test -x /usr/bin/prometheus || { \
+	  echo "Installing prometheus with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
 
 messages: install-dev ## Extract page messages into the catalogs (then translate locales/ko)
 	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform/web
@@ -72,9 +77,9 @@ bench: install-dev ## Run the benchmarks (BENCH=name for one) on SQLite and Post
 clean: ## Remove the virtual environments and local data
 	rm -rf $(VENV) $(CHECKOV_VENV) var
 
-lint-deploy: install-dev $(CHECKOV_VENV)/.installed ## Check the deployment files with real tools (see docs/deploy.md)
+lint-deploy: install-dev prometheus $(CHECKOV_VENV)/.installed ## Check the deployment files with real tools (see docs/deploy.md)
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.dev.yml docker-compose.one-stack.yml .devcontainer/docker-compose.dev.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.dev.yml docker-compose.one-stack.yml .devcontainer/docker-compose.dev.yml infra/observe/docker-observe.yml
 	$(BIN)/python -c "import json, sys; json.load(open('.devcontainer/devcontainer.json'))"
 	$(BIN)/shellcheck scripts/*.sh
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint -no-color -oneline
@@ -84,6 +89,10 @@ lint-deploy: install-dev $(CHECKOV_VENV)/.installed ## Check the deployment file
 	$(BIN)/python scripts/validate_crds.py build/manifests/*.crd.yaml infra/k8s/*.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/manifests -d infra/k8s -d .github/workflows
+	promtool check config infra/observe/prometheus.yml
+	promtool check rules infra/observe/rules/certplatform.rules.yml
+	promtool test rules infra/observe/rules/certplatform.rules.test.yml
+	$(BIN)/python -c "import json; json.load(open('infra/observe/grafana/dashboards/certplatform.json'))"
 
 backup-dev: ## Dump the dev database and mirror the media bucket into backups/
 	sh scripts/backup-dev.sh

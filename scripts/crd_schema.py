@@ -87,7 +87,9 @@ def main(crd_file: Path, out: Path, source: str, kinds: set[str]) -> int:
         for name, schema in convert(doc, source).items():
             target = out / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(schema, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+            target.write_text(
+                json.dumps(schema, indent=1, sort_keys=False) + "\n", encoding="utf-8"
+            )
             sys.stdout.write(f"wrote {target}\n")
     return 0
 

@@ -44,9 +44,7 @@ def test_the_rendered_resources_and_infra_k8s_pass(rendered: Path) -> None:
     files = sorted(rendered.glob("*.crd.yaml")) + sorted((ROOT / "infra" / "k8s").glob("*.yaml"))
     result = validate(*files)
     assert result.returncode == 0, result.stdout
-    kinds = {
-        doc["kind"] for path in files for doc in yaml.safe_load_all(path.read_text()) if doc
-    }
+    kinds = {doc["kind"] for path in files for doc in yaml.safe_load_all(path.read_text()) if doc}
     assert kinds == {
         "Rollout",
         "AnalysisTemplate",

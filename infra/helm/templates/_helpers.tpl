@@ -53,7 +53,8 @@ spec:
       image: {{ include "cp.image" . | quote }}
       imagePullPolicy: IfNotPresent
       {{- if include "cp.serves" . }}
-      args: ["serve", "--role", {{ .Values.role | quote }}, "--no-migrate"]
+      # One process per pod (the HPA counts pods; /metrics is one process's).
+      args: ["serve", "--role", {{ .Values.role | quote }}, "--no-migrate", "--workers", "1"]
       ports:
         - name: http
           containerPort: {{ include "cp.port" . }}
@@ -73,7 +74,21 @@ spec:
         timeoutSeconds: 2
         failureThreshold: 2
       {{- else }}
-      args: ["worker"]
+      args: ["worker", "--metrics-port", {{ .Values.workerMetricsPort | quote }}]
+      ports:
+        - name: metrics
+          containerPort: {{ .Values.workerMetricsPort }}
+          protocol: TCP
+      # The worker serves no traffic; its metrics listener answering is its sign of life.
+      livenessProbe:
+        httpGet: {path: /metrics, port: metrics}
+        periodSeconds: 30
+        timeoutSeconds: 5
+        failureThreshold: 3
+      readinessProbe:
+        httpGet: {path: /metrics, port: metrics}
+        periodSeconds: 30
+        timeoutSeconds: 5
       {{- end }}
       envFrom:
         - configMapRef:
