@@ -38,6 +38,9 @@ metadata:
     {{- include "cp.labels" . | nindent 4 }}
   annotations:
     checksum/config: {{ include (print $.Template.BasePath "/configmap-env.yaml") . | sha256sum }}
+    prometheus.io/scrape: "true"
+    prometheus.io/path: /metrics
+    prometheus.io/port: {{ if include "cp.serves" . }}{{ include "cp.port" . | quote }}{{ else }}{{ .Values.workerMetricsPort | quote }}{{ end }}
 spec:
   automountServiceAccountToken: false
   terminationGracePeriodSeconds: 30
