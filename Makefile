@@ -61,10 +61,10 @@ browser: ## Install Debian's Chromium (and Korean fonts) for the browser tests, 
 	  echo "Installing chromium and fonts-noto-cjk with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
-prometheus: ## Install Debian's Prometheus (promtool, and the server the observe test scrapes with), if missing
-	@command -v promtool >/dev/null && test -x /usr/bin/prometheus || { \
-	  echo "Installing prometheus with apt-get"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
+prometheus: ## Install Debian's Prometheus and Alertmanager (promtool, amtool, the server the observe test runs), if missing
+	@command -v promtool >/dev/null && test -x /usr/bin/prometheus && command -v amtool >/dev/null || { \
+	  echo "Installing prometheus and prometheus-alertmanager with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
 
 messages: install-dev ## Extract page messages into the catalogs (then translate locales/ko)
 	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform/web
@@ -106,6 +106,7 @@ lint-deploy: install-dev prometheus $(CHECKOV_VENV)/.installed $(HELMFILE_DIR)/.
 	promtool check config infra/observe/prometheus.yml
 	promtool check rules infra/observe/rules/certplatform.rules.yml
 	promtool test rules infra/observe/rules/certplatform.rules.test.yml
+	amtool check-config infra/observe/alertmanager/alertmanager.yml
 	$(BIN)/python -c "import json; json.load(open('infra/observe/grafana/dashboards/certplatform.json'))"
 
 backup-dev: ## Dump the dev database and mirror the media bucket into backups/
