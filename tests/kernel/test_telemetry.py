@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 from fastapi import FastAPI
 
 from certplatform.app import relay_events
+from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import measure_backlog, record_event
 from certplatform.kernel.storage import LocalStorage
@@ -93,3 +97,39 @@ async def test_a_job_run_is_timed(db: Database) -> None:
     result = await task.wait_result(timeout=30)
     assert not result.is_err, result.error
     assert value("job_duration_seconds_count", **labels) == before + 1
+
+
+async def test_the_admission_queue_depth_and_rejections_are_measured() -> None:
+    release = asyncio.Event()
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = AdmissionControl(slow, limit=1, wait=5, queue=1)
+    statuses: list[int] = []
+
+    async def call() -> None:
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await gate({"type": "http", "method": "GET", "path": "/x"}, receive, send)
+
+    waiting, rejected = value("http_admission_waiting"), value("http_admission_rejected_total")
+    first = asyncio.create_task(call())  # takes the slot
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(call())  # queues
+    await asyncio.sleep(0.05)
+    assert value("http_admission_waiting") == waiting + 1
+    await call()  # the queue is full: turned away at once
+    assert statuses == [503]
+    assert value("http_admission_rejected_total") == rejected + 1
+    release.set()
+    await asyncio.gather(first, second)
+    assert sorted(statuses) == [204, 204, 503]
+    assert value("http_admission_waiting") == waiting
