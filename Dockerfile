@@ -4,6 +4,7 @@
 # BASE_IMG is pinned by digest in CI (main-build.yml); here any Python 3.11+ slim image works.
 ARG BASE_IMG=python:3.11-slim-bookworm
 
+# checkov:skip=CKV_DOCKER_7: the tag is in BASE_IMG (a version, or CI's digest), which checkov does not expand
 FROM ${BASE_IMG} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

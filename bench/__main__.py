@@ -12,6 +12,7 @@ ALL = (
     "save_peak",
     "exam_day",
     "irt_calibration",
+    "metrics_overhead",
 )
 
 

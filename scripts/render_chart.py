@@ -58,9 +58,7 @@ def main(out: Path) -> int:
                     sys.stdout.write(f"helm lint {where}: {message['error']}\n")
                     failures += 1
             with helm.Chart.load(CHART) as chart:
-                manifests = chart.render(
-                    values, name=name, namespace=namespace, is_upgrade=True
-                )
+                manifests = chart.render(values, name=name, namespace=namespace, is_upgrade=True)
             docs = [
                 doc
                 for path, body in sorted(manifests.items())
@@ -74,7 +72,10 @@ def main(out: Path) -> int:
                 {
                     "apiVersion": "apps/v1",
                     "kind": "Deployment",
-                    "metadata": {"name": f"{d['metadata']['name']}-rollout-pods"},
+                    "metadata": {
+                        "name": f"{d['metadata']['name']}-rollout-pods",
+                        "namespace": d["metadata"].get("namespace"),
+                    },
                     "spec": {"selector": d["spec"]["selector"], "template": d["spec"]["template"]},
                 }
                 for d in docs

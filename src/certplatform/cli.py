@@ -204,13 +204,29 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="METRICS_PORT",
+            min=0,
+            max=65535,
+            help="serve the Prometheus metrics on this port, all addresses (0: not served)",
+        ),
+    ] = 0,
+) -> None:
     """Run the background loops (deadline sweeper, event relay, audit checkpoints) without
     serving HTTP: the job-svc of a role-split deployment, whose roles turn their loops off."""
     from certplatform.app import create_app
 
     settings = get_settings()
     application = create_app(settings)  # its lifespan only: no HTTP is served
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        from certplatform.kernel.telemetry import REGISTRY
+
+        start_http_server(metrics_port, registry=REGISTRY)
 
     async def main() -> None:
         stop = asyncio.Event()

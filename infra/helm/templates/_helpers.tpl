@@ -19,7 +19,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if .Values.image.digest -}}
 {{ .Values.image.repository }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 {{- end -}}
 
@@ -38,6 +38,9 @@ metadata:
     {{- include "cp.labels" . | nindent 4 }}
   annotations:
     checksum/config: {{ include (print $.Template.BasePath "/configmap-env.yaml") . | sha256sum }}
+    prometheus.io/scrape: "true"
+    prometheus.io/path: /metrics
+    prometheus.io/port: {{ if include "cp.serves" . }}{{ include "cp.port" . | quote }}{{ else }}{{ .Values.workerMetricsPort | quote }}{{ end }}
 spec:
   automountServiceAccountToken: false
   terminationGracePeriodSeconds: 30
@@ -53,7 +56,8 @@ spec:
       image: {{ include "cp.image" . | quote }}
       imagePullPolicy: IfNotPresent
       {{- if include "cp.serves" . }}
-      args: ["serve", "--role", {{ .Values.role | quote }}, "--no-migrate"]
+      # One process per pod (the HPA counts pods; /metrics is one process's).
+      args: ["serve", "--role", {{ .Values.role | quote }}, "--no-migrate", "--workers", "1"]
       ports:
         - name: http
           containerPort: {{ include "cp.port" . }}
@@ -73,7 +77,21 @@ spec:
         timeoutSeconds: 2
         failureThreshold: 2
       {{- else }}
-      args: ["worker"]
+      args: ["worker", "--metrics-port", {{ .Values.workerMetricsPort | quote }}]
+      ports:
+        - name: metrics
+          containerPort: {{ .Values.workerMetricsPort }}
+          protocol: TCP
+      # The worker serves no traffic; its metrics listener answering is its sign of life.
+      livenessProbe:
+        httpGet: {path: /metrics, port: metrics}
+        periodSeconds: 30
+        timeoutSeconds: 5
+        failureThreshold: 3
+      readinessProbe:
+        httpGet: {path: /metrics, port: metrics}
+        periodSeconds: 30
+        timeoutSeconds: 5
       {{- end }}
       envFrom:
         - configMapRef:

@@ -27,6 +27,9 @@ REJECTED = Counter(
     registry=REGISTRY,
 )
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being served", registry=REGISTRY)
+WAITING = Gauge(
+    "http_admission_waiting", "Requests queued for a slot (queue depth)", registry=REGISTRY
+)
 _BODY = json.dumps(
     {
         "error": {
@@ -66,6 +69,7 @@ class AdmissionControl:
                 await self._reject(send)
                 return
             self._waiting += 1
+            WAITING.inc()
             try:
                 await asyncio.wait_for(slots.acquire(), timeout=self.wait)
             except TimeoutError:
@@ -74,6 +78,7 @@ class AdmissionControl:
                 return
             finally:
                 self._waiting -= 1
+                WAITING.dec()
         else:
             await slots.acquire()
         IN_FLIGHT.inc()

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import String, select, update
+from sqlalchemy import String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certplatform.kernel.db import Base, IdMixin, JSONType, UTCDateTime, new_id, utcnow
+from certplatform.kernel.telemetry import OUTBOX_LAG, OUTBOX_OLDEST, OUTBOX_PENDING
 
 log = structlog.get_logger(__name__)
 
@@ -88,8 +89,24 @@ async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 50
         )
     await session.commit()
     if rows:
+        done = utcnow()
+        for row in rows:
+            OUTBOX_LAG.observe(max((done - row.created_at).total_seconds(), 0.0))
         log.debug("outbox.relayed", count=len(rows))
     return len(rows)
+
+
+async def measure_backlog(session: AsyncSession) -> None:
+    """Set the outbox gauges: how many events wait, and for how long the oldest has."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at)).where(
+                OutboxEvent.published_at.is_(None)
+            )
+        )
+    ).one()
+    OUTBOX_PENDING.set(count)
+    OUTBOX_OLDEST.set(max((utcnow() - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
 
 async def relay_forever(
@@ -99,6 +116,8 @@ async def relay_forever(
     while True:
         try:
             async with sessions() as session:
+                await measure_backlog(session)
+                await session.commit()
                 while await relay_pending(session, bus) > 0:
                     pass
         except asyncio.CancelledError:

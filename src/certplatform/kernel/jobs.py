@@ -6,11 +6,23 @@ that runs them (the app's lifespan or a worker), never at import.
 
 from __future__ import annotations
 
-from taskiq import InMemoryBroker
+from typing import Any
+
+from taskiq import InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
 
 from certplatform.kernel.db import Database
+from certplatform.kernel.telemetry import JOBS
 
-broker = InMemoryBroker()
+
+class JobMetrics(TaskiqMiddleware):
+    """Times every job run (taskiq measures it) by task name and outcome."""
+
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        outcome = "error" if result.is_err else "ok"
+        JOBS.labels(message.task_name, outcome).observe(result.execution_time)
+
+
+broker = InMemoryBroker().with_middlewares(JobMetrics())
 _database: Database | None = None
 
 

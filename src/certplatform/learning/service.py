@@ -7,6 +7,7 @@ are built from `QuestionView`, which has no place for a key or an explanation.
 from __future__ import annotations
 
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from certplatform.kernel.db import Database, UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
 from certplatform.kernel.ratelimit import RateLimit
+from certplatform.kernel.telemetry import ATTEMPTS_STARTED, ATTEMPTS_SUBMITTED, GRADING
 from certplatform.kernel.zones import zone
 from certplatform.learning import display
 from certplatform.learning import repository as repo
@@ -847,6 +849,7 @@ async def start_attempt(
             "deadline_at": attempt.deadline_at.isoformat(),
         },
     )
+    ATTEMPTS_STARTED.inc()
     return _attempt_view(attempt, items, versions)
 
 
@@ -1144,6 +1147,7 @@ async def submit_attempt(
         raise NotFound("No such attempt.")
     now = utcnow()
     if await repo.claim_submit(uow.session, attempt_id, now, by):
+        grading_started = time.perf_counter()
         await uow.session.refresh(attempt)
         items = await repo.attempt_items(uow.session, attempt_id)
         versions = await _versions(uow, [i.version_id for i in items])
@@ -1190,6 +1194,8 @@ async def submit_attempt(
                 "unanswered": blank,
             },
         )
+        GRADING.observe(time.perf_counter() - grading_started)
+        ATTEMPTS_SUBMITTED.labels(by).inc()
     else:
         await uow.session.refresh(attempt)
     return _attempt_result(attempt)
