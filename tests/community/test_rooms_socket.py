@@ -94,8 +94,8 @@ async def _room(db: Database, owner: Principal, visibility: Visibility) -> str:
     return room.id
 
 
-async def _eventually(check: Any, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _eventually(check: Any, within: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
@@ -187,28 +187,33 @@ async def test_chat_edit_delete_moderation_history_and_rate_limit(
     server: str, db: Database
 ) -> None:
     owner, owner_token = await _user(server, db, "owner-chat@example.com")
-    member, member_token = await _user(server, db, "member-chat@example.com")
+    _member, member_token = await _user(server, db, "member-chat@example.com")
     room_id = await _room(db, owner, Visibility.PUBLIC)
     async with peer(server, owner_token) as a, peer(server, member_token) as b:
         for client in (a, b):
             assert (await client.call("join", {"room_id": room_id}))["ok"]
         hostile = '<script>alert(1)</script> **bold** <img src=x onerror="alert(2)">'
         said = (await b.call("say", {"room_id": room_id, "body": hostile}))["message"]
-        assert "<script>" not in said["html"] and "<img" not in said["html"]
-        assert "&lt;script&gt;" in said["html"] and "<strong>bold</strong>" in said["html"]
+        assert "<script>" not in said["html"]
+        assert "<img" not in said["html"]
+        assert "&lt;script&gt;" in said["html"]
+        assert "<strong>bold</strong>" in said["html"]
         assert (await b.call("say", {"room_id": room_id, "body": "   "}))["ok"] is False
         # Only the writer edits or deletes; the owner hides.
-        assert (await a.call("edit", {"message_id": said["id"], "body": "mine now"}))[
-            "error"
-        ]["code"] == "forbidden"
+        assert (await a.call("edit", {"message_id": said["id"], "body": "mine now"}))["error"][
+            "code"
+        ] == "forbidden"
         edited = await b.call("edit", {"message_id": said["id"], "body": "fixed"})
-        assert edited["ok"] and edited["message"]["edited"]
+        assert edited["ok"]
+        assert edited["message"]["edited"]
         assert (await b.call("hide", {"message_id": said["id"]}))["ok"] is False
         hidden = await a.call("hide", {"message_id": said["id"]})
-        assert hidden["ok"] and hidden["message"]["body"] == ""
+        assert hidden["ok"]
+        assert hidden["message"]["body"] == ""
         second = (await b.call("say", {"room_id": room_id, "body": "second"}))["message"]
         gone = await b.call("delete", {"message_id": second["id"]})
-        assert gone["message"]["deleted"] and gone["message"]["html"] == ""
+        assert gone["message"]["deleted"]
+        assert gone["message"]["html"] == ""
         await _eventually(lambda: len(a.got("message_changed")) == 3)
         # History pages backwards from a message.
         for n in range(4):
@@ -236,7 +241,8 @@ async def test_presence_and_the_shared_timer(server: str, db: Database) -> None:
         assert people == {owner.user_id: "ENGINEER-IP", member.user_id: None}
         assert (await b.call("timer", {"room_id": room_id, "running": True}))["ok"] is False
         started = await a.call("timer", {"room_id": room_id, "running": True, "focus_minutes": 50})
-        assert started["timer"]["focus_seconds"] == 3000 and started["timer"]["started_at"]
+        assert started["timer"]["focus_seconds"] == 3000
+        assert started["timer"]["started_at"]
         await _eventually(lambda: len(b.got("timer")) == 1)
         assert b.got("timer")[0]["timer"] == started["timer"]
         bad = await a.call("timer", {"room_id": room_id, "running": True, "focus_minutes": 0})
@@ -247,9 +253,7 @@ async def test_presence_and_the_shared_timer(server: str, db: Database) -> None:
         assert [p["user_id"] for p in rejoined["presence"]] == [member.user_id]
 
 
-async def test_a_signed_out_session_is_cut_off_on_its_next_event(
-    server: str, db: Database
-) -> None:
+async def test_a_signed_out_session_is_cut_off_on_its_next_event(server: str, db: Database) -> None:
     owner, token = await _user(server, db, "signout-room@example.com")
     room_id = await _room(db, owner, Visibility.PUBLIC)
     async with peer(server, token) as a:
@@ -260,5 +264,6 @@ async def test_a_signed_out_session_is_cut_off_on_its_next_event(
             )
             assert out.status_code == 204
         reply = await a.call("say", {"room_id": room_id, "body": "still here?"})
-        assert reply["ok"] is False and reply["error"]["code"] == "not_authenticated"
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "not_authenticated"
         await asyncio.wait_for(a.gone.wait(), 10)

@@ -137,9 +137,7 @@ async def create_room(uow: UnitOfWork, principal: Principal, body: RoomIn) -> Ro
     uow.session.add(room)
     await uow.session.flush()
     await _add_member(uow.session, room.id, principal.user_id)
-    record_event(
-        uow.session, events.ROOM_CREATED, {"room_id": room.id, "actor": principal.user_id}
-    )
+    record_event(uow.session, events.ROOM_CREATED, {"room_id": room.id, "actor": principal.user_id})
     return await _out(uow, room, principal)
 
 
@@ -244,7 +242,11 @@ async def ban(uow: UnitOfWork, principal: Principal, room_id: str, user_id: str)
     statement = (
         _insert(uow.session)(RoomMember)
         .values(
-            room_id=room_id, user_id=user_id, joined_at=now, banned_at=now, banned_by=principal.user_id
+            room_id=room_id,
+            user_id=user_id,
+            joined_at=now,
+            banned_at=now,
+            banned_by=principal.user_id,
         )
         .on_conflict_do_update(
             index_elements=["room_id", "user_id"],
@@ -373,7 +375,12 @@ async def hide_message(
     record_event(
         uow.session,
         events.ROOM_MESSAGE_HIDDEN,
-        {"room_id": row.room_id, "message_id": row.id, "hidden": hidden, "actor": principal.user_id},
+        {
+            "room_id": row.room_id,
+            "message_id": row.id,
+            "hidden": hidden,
+            "actor": principal.user_id,
+        },
     )
     return (await _messages(uow, [row]))[0]
 

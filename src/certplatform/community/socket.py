@@ -253,7 +253,9 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _presence(self, room_id: str) -> None:
         await self.emit(
-            "presence", {"room_id": room_id, "people": self._people(room_id)}, room=room_key(room_id)
+            "presence",
+            {"room_id": room_id, "people": self._people(room_id)},
+            room=room_key(room_id),
         )
 
     async def on_ban(self, sid: str, data: Any = None) -> dict[str, Any]:

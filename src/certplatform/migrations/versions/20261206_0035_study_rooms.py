@@ -33,9 +33,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("invite_code", name=op.f("uq_community_rooms_invite_code")),
     )
     with op.batch_alter_table("community_rooms", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_community_rooms_owner_id"), ["owner_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_community_rooms_owner_id"), ["owner_id"], unique=False)
         batch_op.create_index(
             "ix_community_rooms_listing", ["visibility", "created_at"], unique=False
         )
