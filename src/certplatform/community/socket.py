@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 NAMESPACE = "/study"
 SOCKET_PATH = "socket.io"
 MAX_TOKEN = 512
+CHANNEL = "certplatform-study"  # Redis pub/sub channel shared by the processes
 
 
 class _Event(BaseModel):
@@ -370,7 +371,7 @@ MESSAGE_BOUNDS = i18n.N_("Write a message of 1 to 2,000 characters.")
 def build_server(state: State, redis_url: str | None) -> socketio.AsyncServer:
     """The Socket.IO server; with Redis, processes share rooms (a message sent in one
     reaches sockets held by another)."""
-    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    manager = socketio.AsyncRedisManager(redis_url, channel=CHANNEL) if redis_url else None
     server = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
