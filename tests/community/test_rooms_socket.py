@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +267,43 @@ async def test_a_signed_out_session_is_cut_off_on_its_next_event(server: str, db
         assert reply["ok"] is False
         assert reply["error"]["code"] == "not_authenticated"
         await asyncio.wait_for(a.gone.wait(), 10)
+
+
+async def test_call_signals_reach_only_their_peer_and_the_call_holds_four(
+    server: str, db: Database
+) -> None:
+    owner, owner_token = await _user(server, db, "owner-call@example.com")
+    tokens = [owner_token]
+    for n in range(4):
+        tokens.append((await _user(server, db, f"caller{n}@example.com"))[1])
+    room_id = await _room(db, owner, Visibility.PUBLIC)
+    async with AsyncExitStack() as stack:
+        peers = [await stack.enter_async_context(peer(server, t)) for t in tokens]
+        for p in peers:
+            assert (await p.call("join", {"room_id": room_id}))["ok"]
+        first, second, third, fourth, fifth = peers
+        offer = {"room_id": room_id, "kind": "offer", "data": {"type": "offer", "sdp": "v=0"}}
+        # Not in the call yet: no signalling, to anyone.
+        to_second = {**offer, "to": second.sio.get_sid("/study")}
+        assert (await first.call("signal", to_second))["ok"] is False
+        assert (await first.call("call_join", {"room_id": room_id}))["peers"] == []
+        assert (await first.call("signal", to_second))["ok"] is False  # second is not in it
+        joined = await second.call("call_join", {"room_id": room_id})
+        assert [p["sid"] for p in joined["peers"]] == [first.sio.get_sid("/study")]
+        assert (await first.call("signal", to_second))["ok"]
+        await _eventually(lambda: len(second.got("signal")) == 1)
+        got = second.got("signal")[0]
+        assert got["from"] == first.sio.get_sid("/study")
+        assert got["data"] == {"type": "offer", "sdp": "v=0"}
+        for p in (third, fourth):
+            assert (await p.call("call_join", {"room_id": room_id}))["ok"]
+        full = await fifth.call("call_join", {"room_id": room_id})
+        assert full["ok"] is False
+        assert full["error"]["code"] == "call_full"
+        huge = {**to_second, "data": {"sdp": "x" * 40_000}}
+        assert (await first.call("signal", huge))["ok"] is False
+        await asyncio.sleep(QUIET)
+        assert [e for e, _ in third.events + fourth.events + fifth.events if e == "signal"] == []
+        await second.call("call_leave", {"room_id": room_id})
+        await _eventually(lambda: len(first.got("call_left")) == 1)
+        assert (await fifth.call("call_join", {"room_id": room_id}))["ok"]

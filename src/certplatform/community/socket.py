@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, Literal
 
 import socketio
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 NAMESPACE = "/study"
 SOCKET_PATH = "socket.io"
 MAX_TOKEN = 512
+MAX_SIGNAL = 32 * 1024  # an SDP with audio and video is a few KB
+CALL_LIMIT = 4  # a mesh: every member sends to every other
 CHANNEL = "certplatform-study"  # Redis pub/sub channel shared by the processes
 
 
@@ -83,6 +85,22 @@ class BanIn(_Event):
     user_id: str = Field(min_length=1, max_length=32)
 
 
+class SignalIn(_Event):
+    """A WebRTC offer, answer or ICE candidate for one peer of the room's call."""
+
+    room_id: str = Field(min_length=1, max_length=32)
+    to: str = Field(min_length=1, max_length=64)
+    kind: Literal["offer", "answer", "candidate"]
+    data: dict[str, str | int | None] = Field(max_length=8)
+
+    @field_validator("data")
+    @classmethod
+    def _small(cls, value: dict[str, str | int | None]) -> dict[str, str | int | None]:
+        if sum(len(str(v)) for v in value.values()) > MAX_SIGNAL:
+            raise ValueError("signal too large")
+        return value
+
+
 class TimerIn(_Event):
     room_id: str = Field(min_length=1, max_length=32)
     running: bool
@@ -115,6 +133,14 @@ class Refused(AppError):
     code = "not_in_room"
 
 
+class CallFull(AppError):
+    status_code = 409
+    code = "call_full"
+
+
+CALL_FULL = i18n.N_("The call is full (4 people); you can still chat.")
+
+
 class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     """Rooms, presence, chat and the shared timer; see the module docstring."""
 
@@ -124,6 +150,8 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         # room id → sid → (user id, display name, certification studied); this process only.
         self.presence: dict[str, dict[str, tuple[str, str, str | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # room id → sids in the room's call (WebRTC mesh, at most CALL_LIMIT); this process.
+        self.calls: dict[str, set[str]] = {}
 
     @property
     def db(self) -> Database:
@@ -239,6 +267,7 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await self._call(sid, data, RoomRef, act)
 
     async def _leave(self, sid: str, room_id: str) -> None:
+        await self._hang_up(sid, room_id)
         await self.leave_room(sid, room_key(room_id))
         members = self.presence.get(room_id, {})
         if members.pop(sid, None) is not None:
@@ -328,6 +357,60 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await self._changed(session, hidden)
 
         return await self._call(sid, data, HideIn, act)
+
+    # --- calls: WebRTC mesh signalling ----------------------------------------------------
+
+    async def on_call_join(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Enter the room's call; the reply lists the peers this socket must offer to."""
+
+        async def act(p: Principal, x: RoomRef, session: dict[str, Any]) -> dict[str, Any]:
+            self._in(session, x.room_id)
+            call = self.calls.setdefault(x.room_id, set())
+            if sid not in call and len(call) >= CALL_LIMIT:
+                raise CallFull(CALL_FULL)
+            peers = sorted(call - {sid})
+            call.add(sid)
+            members = self.presence.get(x.room_id, {})
+            return {
+                "peers": [{"sid": s, "name": members.get(s, ("", "?", None))[1]} for s in peers]
+            }
+
+        return await self._call(sid, data, RoomRef, act)
+
+    async def on_call_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(_: Principal, x: RoomRef, session: dict[str, Any]) -> dict[str, Any]:
+            await self._hang_up(sid, x.room_id)
+            return {}
+
+        return await self._call(sid, data, RoomRef, act)
+
+    async def _hang_up(self, sid: str, room_id: str) -> None:
+        call = self.calls.get(room_id)
+        if call is None or sid not in call:
+            return
+        call.discard(sid)
+        if not call:
+            self.calls.pop(room_id, None)
+        for other in call:
+            await self.emit("call_left", {"room_id": room_id, "sid": sid}, to=other)
+
+    async def on_signal(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Pass an offer, answer or candidate to one peer: both must be in this room's call."""
+
+        async def act(_: Principal, x: SignalIn, session: dict[str, Any]) -> dict[str, Any]:
+            self._in(session, x.room_id)
+            call = self.calls.get(x.room_id, set())
+            if sid not in call or x.to not in call or x.to == sid:
+                raise Refused("Join the call first.")
+            name = self.presence.get(x.room_id, {}).get(sid, ("", "?", None))[1]
+            await self.emit(
+                "signal",
+                {"room_id": x.room_id, "from": sid, "name": name, "kind": x.kind, "data": x.data},
+                to=x.to,
+            )
+            return {}
+
+        return await self._call(sid, data, SignalIn, act)
 
     # --- the shared Pomodoro --------------------------------------------------------------
 

@@ -51,6 +51,8 @@ ROOM_MESSAGES = (
     N_("Join the room first."),
     N_("Write a message of 1 to 2,000 characters."),
     N_("Sign in to join study rooms."),
+    N_("Join the call first."),
+    N_("The call is full (4 people); you can still chat."),
 )
 
 
@@ -82,6 +84,9 @@ def _strings() -> dict[str, str]:
         "no_more": _("No earlier messages."),
         "you": _("(you)"),
         "studying": _("studying %(code)s"),
+        "me_video": _("You"),
+        "no_media": _("The camera and microphone could not be opened."),
+        "call_joined": _("You joined the call."),
     }
 
 

@@ -190,6 +190,102 @@
       reply.messages.forEach(function (m) { list.insertBefore(render(m), anchor); });
     });
   });
+  // --- the call: a WebRTC mesh, signalled over the socket (at most 4 people) -------------
+  var call = { stream: null, peers: {} };
+  root.studyCall = call; // read by the browser test (connection state, RTP statistics)
+  var videos = document.getElementById("videos");
+  var joinCall = document.getElementById("call-join");
+  var leaveCall = document.getElementById("call-leave");
+
+  function tile(id, name, stream, muted) {
+    var fig = document.getElementById("v-" + id);
+    if (!fig) {
+      fig = el("figure");
+      fig.id = "v-" + id;
+      var video = document.createElement("video");
+      video.autoplay = true;
+      video.playsInline = true;
+      video.muted = muted;
+      fig.appendChild(video);
+      fig.appendChild(el("figcaption", "", name));
+      videos.appendChild(fig);
+    }
+    fig.querySelector("video").srcObject = stream;
+  }
+
+  function signal(to, kind, data) {
+    socket.emit("signal", { room_id: roomId, to: to, kind: kind, data: data });
+  }
+
+  function connect(sid, name) {
+    var pc = new RTCPeerConnection({ iceServers: [] });
+    call.peers[sid] = pc;
+    call.stream.getTracks().forEach(function (t) { pc.addTrack(t, call.stream); });
+    pc.onicecandidate = function (e) { if (e.candidate) signal(sid, "candidate", e.candidate.toJSON()); };
+    pc.ontrack = function (e) { tile(sid, name, e.streams[0], false); };
+    return pc;
+  }
+
+  function hangUp(sid) {
+    var pc = call.peers[sid];
+    if (pc) pc.close();
+    delete call.peers[sid];
+    var fig = document.getElementById("v-" + sid);
+    if (fig) fig.remove();
+  }
+
+  function media() {
+    return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } })
+      .catch(function () { return navigator.mediaDevices.getUserMedia({ audio: true }); });
+  }
+
+  joinCall.addEventListener("click", function () {
+    media().then(function (stream) {
+      call.stream = stream;
+      tile("me", T.me_video, stream, true);
+      emit("call_join", { room_id: roomId }, function (reply) {
+        joinCall.hidden = true;
+        leaveCall.hidden = false;
+        say(T.call_joined);
+        reply.peers.forEach(function (p) {
+          var pc = connect(p.sid, p.name);
+          pc.createOffer()
+            .then(function (offer) { return pc.setLocalDescription(offer); })
+            .then(function () { signal(p.sid, "offer", { type: "offer", sdp: pc.localDescription.sdp }); });
+        });
+      });
+    }, function () { say(T.no_media); });
+  });
+
+  leaveCall.addEventListener("click", function () {
+    emit("call_leave", { room_id: roomId }, function () {
+      Object.keys(call.peers).forEach(hangUp);
+      hangUp("me");
+      if (call.stream) call.stream.getTracks().forEach(function (t) { t.stop(); });
+      call.stream = null;
+      joinCall.hidden = false;
+      leaveCall.hidden = true;
+      joinCall.focus();
+    });
+  });
+
+  socket.on("signal", function (s) {
+    if (s.room_id !== roomId || !call.stream) return;
+    var pc = call.peers[s.from];
+    if (s.kind === "offer") {
+      pc = pc || connect(s.from, s.name);
+      pc.setRemoteDescription(s.data)
+        .then(function () { return pc.createAnswer(); })
+        .then(function (answer) { return pc.setLocalDescription(answer); })
+        .then(function () { signal(s.from, "answer", { type: "answer", sdp: pc.localDescription.sdp }); });
+    } else if (pc && s.kind === "answer") {
+      pc.setRemoteDescription(s.data);
+    } else if (pc && s.kind === "candidate") {
+      pc.addIceCandidate(s.data);
+    }
+  });
+  socket.on("call_left", function (s) { if (s.room_id === roomId) hangUp(s.sid); });
+
   var start = document.getElementById("timer-start");
   var stop = document.getElementById("timer-stop");
   if (start) start.addEventListener("click", function () {
