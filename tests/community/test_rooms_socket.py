@@ -19,6 +19,7 @@ from certplatform.community.contracts import RoomIn, Visibility
 from certplatform.identity import service as identity
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database
+from certplatform.kernel.errors import NotFound
 from tests.support.accounts import PASSWORD, make_user
 from tests.support.browser import live_server
 
@@ -307,3 +308,30 @@ async def test_call_signals_reach_only_their_peer_and_the_call_holds_four(
         await second.call("call_leave", {"room_id": room_id})
         await _eventually(lambda: len(first.got("call_left")) == 1)
         assert (await fifth.call("call_join", {"room_id": room_id}))["ok"]
+
+
+async def test_invite_and_private_rooms_admit_only_whom_they_should(
+    server: str, db: Database
+) -> None:
+    owner, _ = await _user(server, db, "owner-doors@example.com")
+    guest, guest_token = await _user(server, db, "guest-doors@example.com")
+    invite_room = await _room(db, owner, Visibility.INVITE)
+    private_room = await _room(db, owner, Visibility.PRIVATE)
+    async with db.transaction() as uow:
+        code = (await rooms.enter(uow, owner, invite_room)).invite_code
+        listed = [r.id for r in await rooms.list_rooms(uow, guest)]
+    assert code is not None
+    assert listed == []  # neither room is listed to a stranger
+    async with peer(server, guest_token) as g:
+        assert (await g.call("join", {"room_id": invite_room}))["ok"] is False
+        assert (await g.call("join", {"room_id": private_room}))["ok"] is False
+        async with db.transaction() as uow:
+            with pytest.raises(NotFound):
+                await rooms.room_by_invite(uow, guest, "wrong-code")
+            with pytest.raises(NotFound):  # a stranger may not add members, nor learn of it
+                await rooms.add_member(uow, guest, private_room, "owner-doors@example.com")
+        async with db.transaction() as uow:
+            await rooms.room_by_invite(uow, guest, code)
+            await rooms.add_member(uow, owner, private_room, "guest-doors@example.com")
+        assert (await g.call("join", {"room_id": invite_room}))["ok"]
+        assert (await g.call("join", {"room_id": private_room}))["ok"]
