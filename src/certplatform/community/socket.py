@@ -13,6 +13,7 @@ into a Socket.IO room. Replies are acknowledgements `{"ok": true, …}` or
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any, Literal
@@ -40,6 +41,7 @@ SOCKET_PATH = "socket.io"
 MAX_TOKEN = 512
 MAX_SIGNAL = 32 * 1024  # an SDP with audio and video is a few KB
 CALL_LIMIT = 4  # a mesh: every member sends to every other
+EVENT_BUDGET, EVENT_WINDOW_S = 100, 10.0  # a call's offers and ICE candidates fit easily
 CHANNEL = "certplatform-study"  # Redis pub/sub channel shared by the processes
 
 
@@ -138,6 +140,7 @@ class CallFull(AppError):
     code = "call_full"
 
 
+EVENT_FLOOD = i18n.N_("Too many requests at once; wait a few seconds.")
 CALL_FULL = i18n.N_("The call is full (4 people); you can still chat.")
 
 
@@ -200,6 +203,8 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         then the action; errors become a translated reply."""
         session: dict[str, Any] = await self.get_session(sid)
         i18n.set_language(session["lang"])
+        if not _within_budget(session):
+            return _error("too_many_requests", i18n.gettext(EVENT_FLOOD))
         principal = await self._principal(session["token"], session["via"])
         if principal is None:
             self._cut_soon(sid, session)
@@ -442,6 +447,17 @@ def _message_in(body: str) -> MessageIn:
         return MessageIn(body=body)
     except ValidationError as exc:
         raise Invalid(MESSAGE_BOUNDS) from exc
+
+
+def _within_budget(session: dict[str, Any]) -> bool:
+    """At most EVENT_BUDGET events per socket in a fixed window: a flood of events (each may
+    query the database) is answered without work. The chat has its own, stricter limit."""
+    now = time.monotonic()
+    window = session.setdefault("window", [now, 0])
+    if now - window[0] >= EVENT_WINDOW_S:
+        window[0], window[1] = now, 0
+    window[1] += 1
+    return bool(window[1] <= EVENT_BUDGET)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ ROOM_MESSAGES = (
     N_("Write a message of 1 to 2,000 characters."),
     N_("Sign in to join study rooms."),
     N_("Join the call first."),
+    N_("Too many requests at once; wait a few seconds."),
     N_("The call is full (4 people); you can still chat."),
 )
 
