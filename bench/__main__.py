@@ -13,6 +13,7 @@ ALL = (
     "exam_day",
     "irt_calibration",
     "metrics_overhead",
+    "rooms",
 )
 
 

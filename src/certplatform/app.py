@@ -21,7 +21,9 @@ from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.audit.tasks import run_checkpointer
 from certplatform.community.api import router as community_router
 from certplatform.community.handlers import subscribe as subscribe_community
+from certplatform.community.rooms import RoomLimiter
 from certplatform.community.service import CommunityLimiter
+from certplatform.community.socket import SocketRoute, build_server
 from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
@@ -66,6 +68,8 @@ APIS: dict[Role, tuple[APIRouter, ...]] = {
     Role.learning: (learning_router,),
     Role.community: (community_router,),
 }
+# The study rooms' Socket.IO server (/socket.io/, namespace /study; ADR 0024).
+SOCKETS = (Role.all, Role.community)
 PAGES: dict[Role, tuple[APIRouter, ...]] = {
     Role.all: web.PAGE_ROUTERS,
     Role.web: web.LEARNER_ROUTERS,
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             settings.comment_limit_user, settings.report_limit_user, limiter_storage
         )
         app.state.recovery_limits = RecoveryLimits(settings, limiter_storage)
+        app.state.room_limiter = RoomLimiter(settings.room_message_limit_user, limiter_storage)
         app.state.integrity_limit = RateLimit(
             settings.integrity_event_limit, "integrity-event", limiter_storage
         )
@@ -245,6 +250,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         wait=settings.admission_wait_seconds,
         queue=settings.admission_queue,
     )
+    if role in SOCKETS:
+        # Outside admission control: a long poll or a websocket holds no request slot.
+        app.add_middleware(SocketRoute, server=build_server(app.state, settings.redis_url))
     return app
 
 

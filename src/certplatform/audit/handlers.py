@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from certplatform.audit import service
 from certplatform.audit.chain import Keyring
 from certplatform.audit.service import LIMITS
-from certplatform.community.events import COMMENT_TOPICS, REPORT_TOPICS
+from certplatform.community.events import COMMENT_TOPICS, REPORT_TOPICS, ROOM_TOPICS
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.events import Event, EventBus
 
@@ -71,6 +71,7 @@ RULES: dict[str, Rule] = {
     "certplatform.learning.regrade.applied.v1": _QUESTION,
     **dict.fromkeys(COMMENT_TOPICS, Rule("comment", ("comment_id",), ("actor",))),
     **dict.fromkeys(REPORT_TOPICS, Rule("error_report", ("report_id",), ("actor",))),
+    **dict.fromkeys(ROOM_TOPICS, Rule("room", ("room_id",), ("actor",))),
 }
 
 

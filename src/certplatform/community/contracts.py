@@ -145,3 +145,72 @@ class NoticeOut(_Out):
     version: int | None
     created_at: datetime
     read_at: datetime | None
+
+
+# Study rooms (ADR 0024)
+MAX_ROOM_NAME = 80
+MAX_MESSAGE = 2000
+HISTORY_PAGE = 50
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    INVITE = "invite"
+    PRIVATE = "private"
+
+
+class RoomIn(_Frozen):
+    name: str = Field(max_length=MAX_ROOM_NAME * 2)
+    visibility: Visibility = Visibility.PUBLIC
+    certification_code: str | None = Field(default=None, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return " ".join(_text(value, MAX_ROOM_NAME, required=True).split())
+
+
+class MessageIn(_Frozen):
+    body: str = Field(max_length=MAX_MESSAGE * 2)
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return _text(value, MAX_MESSAGE, required=True)
+
+
+class TimerOut(_Out):
+    """The shared Pomodoro: `started_at` None means stopped; otherwise the phase at any
+    moment follows from the clock (focus, then break, repeated)."""
+
+    started_at: datetime | None
+    focus_seconds: int
+    break_seconds: int
+
+
+class RoomOut(_Out):
+    id: str
+    name: str
+    visibility: Visibility
+    owner_id: str
+    owner_name: str = ""
+    certification_code: str | None
+    created_at: datetime
+    invite_code: str | None = None  # the owner's and admins' eyes only
+    can_moderate: bool = False
+    timer: TimerOut
+
+
+class MessageOut(_Out):
+    """A chat message as everyone in the room sees it: a deleted or hidden message has no
+    body (hidden ones are kept for the moderators' records, not shown)."""
+
+    id: str
+    room_id: str
+    author_id: str
+    author_name: str
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    hidden: bool

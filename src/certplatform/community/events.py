@@ -24,3 +24,9 @@ COMMENT_TOPICS = (
 REPORT_TOPICS = (ERROR_REPORT_FILED, ERROR_REPORT_RESOLVED)
 # What this context listens to: a new version of a question resolves its open reports.
 QUESTION_VERSIONED = "certplatform.content.question.versioned.v1"
+
+# Study rooms (ADR 0024): creation and moderation are audited; chat messages are not.
+ROOM_CREATED = "certplatform.community.room.created.v1"
+ROOM_MEMBER_BANNED = "certplatform.community.room.member_banned.v1"
+ROOM_MESSAGE_HIDDEN = "certplatform.community.room.message_hidden.v1"
+ROOM_TOPICS = (ROOM_CREATED, ROOM_MEMBER_BANNED, ROOM_MESSAGE_HIDDEN)

@@ -96,3 +96,56 @@ class Notice(IdMixin, TimestampMixin, Base):
     report_id: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int | None] = mapped_column(Integer)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StudyRoom(IdMixin, TimestampMixin, Base):
+    """A study room (ADR 0024): public (listed, anyone signed in joins), invite (unlisted,
+    anyone holding the invite code joins) or private (members the owner adds).
+
+    The shared Pomodoro timer is held here, not in a process: it runs from
+    `timer_started_at` in cycles of focus then break, so every process (and every client)
+    derives the same phase from the clock; stopping clears `timer_started_at`.
+    """
+
+    __tablename__ = "community_rooms"
+    __table_args__ = (Index("ix_community_rooms_listing", "visibility", "created_at"),)
+
+    owner_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    visibility: Mapped[str] = mapped_column(String(16))
+    invite_code: Mapped[str] = mapped_column(String(32), unique=True)
+    certification_code: Mapped[str | None] = mapped_column(String(64))
+    timer_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    focus_seconds: Mapped[int] = mapped_column(Integer, default=25 * 60)
+    break_seconds: Mapped[int] = mapped_column(Integer, default=5 * 60)
+
+
+class RoomMember(Base):
+    """Who belongs to a room; a ban keeps the row (so the invite link cannot bring the
+    user back) with `banned_at` set."""
+
+    __tablename__ = "community_room_members"
+
+    room_id: Mapped[str] = mapped_column(
+        ForeignKey("community_rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    banned_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class RoomMessage(IdMixin, TimestampMixin, Base):
+    """A chat message of a room: edited and deleted (soft) by its writer, hidden by the
+    room owner or an admin; history is read newest first in pages."""
+
+    __tablename__ = "community_room_messages"
+    __table_args__ = (Index("ix_community_room_messages_history", "room_id", "created_at", "id"),)
+
+    room_id: Mapped[str] = mapped_column(ForeignKey("community_rooms.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_by: Mapped[str | None] = mapped_column(String(32))

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         alias="REPORT_LIMIT_USER",
         description="error reports and abuse reports together per user",
     )
+    room_message_limit_user: str = Field(
+        default="20/minute",
+        alias="ROOM_MESSAGE_LIMIT_USER",
+        description="study room chat messages (new or edited) per user",
+    )
     forwarded_allow_ips: str = Field(
         default="",
         alias="FORWARDED_ALLOW_IPS",
@@ -196,6 +201,7 @@ class Settings(BaseSettings):
         "report_limit_user",
         "recovery_limit_ip",
         "recovery_limit_account",
+        "room_message_limit_user",
     )
     @classmethod
     def _limit_parses(cls, value: str) -> str:

@@ -22,6 +22,7 @@ from certplatform.web.views import (
     library,
     practice,
     recovery,
+    rooms,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -31,6 +32,7 @@ PAGE_ROUTERS = (
     practice.router,
     exam.router,
     community.router,
+    rooms.router,
     admin.router,
     library.router,
     recovery.router,
@@ -51,6 +53,7 @@ LEARNER_ROUTERS = (
     community.router,
     library.router,
     recovery.router,
+    rooms.router,
 )
 ADMIN_ROUTERS = (account.router, admin.router, recovery.router)
 

@@ -75,6 +75,7 @@ class WebMiddleware:
 
 
 API_PREFIXES = ("/api/", "/graphql")
+CALL_PAGES = "/rooms/"
 
 
 def _security_headers(message: Message, path: str) -> MutableHeaders:
@@ -84,7 +85,9 @@ def _security_headers(message: Message, path: str) -> MutableHeaders:
     headers.setdefault("referrer-policy", "same-origin")
     headers.setdefault("x-content-type-options", "nosniff")
     headers.setdefault("x-frame-options", "DENY")
-    headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+    # Only the study rooms' call may ask for the camera and microphone (ADR 0024).
+    media = "(self)" if path.startswith(CALL_PAGES) else "()"
+    headers.setdefault("permissions-policy", f"camera={media}, microphone={media}, geolocation=()")
     return headers
 
 
