@@ -211,6 +211,7 @@ class JetStream:
         """The worker's loop: (re)connect, then handle every context's stream until cancelled."""
         contexts = sorted({topic.split(".")[1] for topic in bus.topics})
         while True:
+            subscriptions = []
             try:
                 subscriptions = await self.subscribe(contexts)
                 await asyncio.gather(
@@ -221,6 +222,10 @@ class JetStream:
             except Exception:
                 log.exception("events.consumer_failed")
                 await asyncio.sleep(1.0)
+            finally:
+                for subscription in subscriptions:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
 
     async def _pull(
         self,
@@ -232,7 +237,7 @@ class JetStream:
         while True:
             try:
                 messages = await subscription.fetch(fetch, timeout=1.0)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nothing new within the second
                 continue
             # One handling transaction at a time: SQLite has one writer, and the audit
             # chain serialises its appends anyway.
