@@ -39,7 +39,8 @@ def test_doctor_reports_the_real_servers_and_their_versions() -> None:
     assert found["database"]["reachable"] is True
     assert found["database"]["version"].startswith("PostgreSQL ")
     assert found["redis"]["version"].startswith("Redis ")
-    assert found["nats"]["version"].startswith("NATS ") and "(JetStream)" in found["nats"]["version"]
+    assert found["nats"]["version"].startswith("NATS ")
+    assert "(JetStream)" in found["nats"]["version"]
     # What is not set runs embedded, and says so.
     assert found["s3"] == {
         "backend": "s3",
@@ -54,9 +55,8 @@ def test_doctor_reports_the_real_servers_and_their_versions() -> None:
 
 def test_doctor_fails_when_a_configured_backend_is_down() -> None:
     closed = free_port()
-    done = _doctor(
-        {"DATABASE_URL": PG, "REDIS_URL": f"redis://:hunter2@127.0.0.1:{closed}/0", "NATS_URL": NATS}
-    )
+    redis = f"redis://:hunter2@127.0.0.1:{closed}/0"
+    done = _doctor({"DATABASE_URL": PG, "REDIS_URL": redis, "NATS_URL": NATS})
     assert done.returncode == 1
     found = {b["backend"]: b for b in json.loads(done.stdout)["backends"]}
     assert found["redis"]["reachable"] is False
