@@ -121,49 +121,84 @@ def record_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> 
 
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[Event]], Awaitable[None]]
 
 
 def handler_name(handler: Handler) -> str:
     return f"{handler.__module__}.{handler.__qualname__}".replace(".<locals>", "")
 
 
+@dataclass(frozen=True)
+class _Subscription:
+    name: str  # its key in `processed_events`: keep it stable
+    one: Handler | None = None
+    many: BatchHandler | None = None
+
+
 class EventBus:
     """Topic → handlers, each under a stable name (its key in `processed_events`)."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._handlers: dict[str, list[_Subscription]] = defaultdict(list)
 
     def subscribe(self, topic: str, handler: Handler, *, name: str | None = None) -> None:
-        self._handlers[topic].append((name or handler_name(handler), handler))
+        self._handlers[topic].append(_Subscription(name or handler_name(handler), one=handler))
+
+    def subscribe_batch(self, topics: list[str], handler: BatchHandler, *, name: str) -> None:
+        """One handler that takes all its events of a relayed batch at once, in order."""
+        for topic in topics:
+            self._handlers[topic].append(_Subscription(name, many=handler))
 
     @property
     def topics(self) -> list[str]:
         return sorted(topic for topic, handlers in self._handlers.items() if handlers)
 
     def handler_names(self, topic: str) -> list[str]:
-        return [name for name, _ in self._handlers.get(topic, [])]
+        return [subscription.name for subscription in self._handlers.get(topic, [])]
 
     async def dispatch(self, session: AsyncSession, event: Event) -> int:
-        """Run the handlers of `event` that have not had it yet, in the caller's transaction.
+        return await self.dispatch_many(session, [event])
 
-        Returns how many ran. A handler that raises leaves its claim uncommitted with the
-        rest of the transaction, so a later delivery runs it again.
+    async def dispatch_many(self, session: AsyncSession, events: list[Event]) -> int:
+        """Run each handler on the events it has not had yet, in the caller's transaction.
+
+        Each handler gets its events in the given order. Returns how many (handler, event)
+        runs there were. A handler that raises leaves its claims uncommitted with the rest
+        of the transaction, so a later delivery runs it again.
         """
+        plan: dict[str, tuple[_Subscription, list[Event]]] = {}
+        for event in events:
+            for subscription in self._handlers.get(event.topic, []):
+                plan.setdefault(subscription.name, (subscription, []))[1].append(event)
         ran = 0
-        for name, handler in self._handlers.get(event.topic, []):
-            if await _claim(session, name, event.id):
-                await handler(session, event)
-                ran += 1
+        for name, (subscription, mine) in plan.items():
+            claimed = await _claim(session, name, [event.id for event in mine])
+            todo = []
+            for event in mine:
+                if event.id in claimed:
+                    claimed.discard(event.id)  # the same event twice in a batch: once
+                    todo.append(event)
+            if subscription.many is not None and todo:
+                await subscription.many(session, todo)
+            elif subscription.one is not None:
+                for event in todo:
+                    await subscription.one(session, event)
+            ran += len(todo)
         return ran
 
 
-async def _claim(session: AsyncSession, handler: str, event_id: str) -> bool:
-    """Insert (handler, event id) unless it is there; True when this call inserted it."""
-    values = {"handler": handler, "event_id": event_id, "processed_at": utcnow()}
+async def _claim(session: AsyncSession, handler: str, event_ids: list[str]) -> set[str]:
+    """Insert (handler, event id) for each id not there yet; the ids this call inserted."""
+    now = utcnow()
+    rows = [
+        {"handler": handler, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)
+    ]
+    if not rows:
+        return set()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ProcessedEvent).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # Parameters as a list: one cached statement, sent as multi-row VALUES pages.
+    statement = insert(ProcessedEvent).on_conflict_do_nothing().returning(ProcessedEvent.event_id)
+    return set((await session.scalars(statement, rows)).all())
 
 
 async def claim_pending(session: AsyncSession, batch: int) -> Sequence[OutboxEvent]:
@@ -198,8 +233,7 @@ async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 50
     commit together: a whole batch per transaction, not one event each.
     """
     rows = await claim_pending(session, batch)
-    for row in rows:
-        await bus.dispatch(session, as_event(row))
+    await bus.dispatch_many(session, [as_event(row) for row in rows])
     await mark_published(session, [row.id for row in rows])
     await session.commit()
     if rows:

@@ -257,22 +257,36 @@ class JetStream:
                 continue
             batch.append((msg, envelope.event(), envelope.key))
         failed: dict[int, BaseException | None] = {}  # index → error (None: held back)
+        together = True  # the whole batch in one dispatch; after a failure, one by one
         while True:
             error_at = None
             async with sessions() as session:
                 try:
-                    for index, (msg, event, key) in enumerate(batch):
+                    todo = []
+                    for index, (msg, _, key) in enumerate(batch):
                         if index in failed:
                             continue
-                        waits_behind = self._blocked.get(key)
-                        if waits_behind is not None and waits_behind != _seq(msg):
-                            failed[index] = None
-                            continue
-                        error_at = index
-                        await bus.dispatch(session, event)
-                        error_at = None
+                        if self._blocked.get(key) in (None, _seq(msg)):
+                            todo.append(index)
+                        else:
+                            failed[index] = None  # waits behind an earlier failure
+                    if together:
+                        await bus.dispatch_many(session, [batch[i][1] for i in todo])
+                    else:
+                        for index in todo:
+                            msg, event, key = batch[index]
+                            waits_behind = self._blocked.get(key)
+                            if waits_behind not in (None, _seq(msg)):
+                                failed[index] = None  # behind one that failed just now
+                                continue
+                            error_at = index
+                            await bus.dispatch(session, event)
+                            error_at = None
                     await session.commit()
                 except Exception as exc:
+                    if together:
+                        together = False
+                        continue
                     if error_at is None:  # the commit itself: everything again later
                         log.exception("events.batch_failed", size=len(batch))
                         for index in range(len(batch)):
