@@ -101,14 +101,19 @@ class JetStream:
     async def context(self) -> JetStreamContext:
         """Connect on first use (and after a close); NATS may come up after the app."""
         if self._nc is None or self._nc.is_closed:
-            self._nc = await nats.connect(
-                self.url,
-                connect_timeout=min(self.timeout, 2.0),
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=_log_error,
-                disconnected_cb=_log_disconnected,
-                reconnected_cb=_log_reconnected,
+            # Unlimited reconnects once connected; the first connection is bounded here
+            # (with -1 the client would keep trying it forever).
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    self.url,
+                    connect_timeout=min(self.timeout, 2.0),
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=_log_error,
+                    disconnected_cb=_log_disconnected,
+                    reconnected_cb=_log_reconnected,
+                ),
+                self.timeout,
             )
             self._js = self._nc.jetstream(timeout=self.timeout)
             self._streams.clear()
@@ -153,13 +158,14 @@ class JetStream:
         if not rows:
             await session.commit()
             return 0
-        js = await self.context()
-        for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
-            await self.ensure_context_stream(context)
         acks: list[asyncio.Future[Any]] = []
-        for row in rows:
-            body = EventEnvelope.of(as_event(row)).model_dump_json(by_alias=True).encode()
-            acks.append(await js.publish_async(row.topic, body, headers={MSG_ID: row.id}))
+        async with asyncio.timeout(self.timeout):  # a broker that went away must not hang us
+            js = await self.context()
+            for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
+                await self.ensure_context_stream(context)
+            for row in rows:
+                body = EventEnvelope.of(as_event(row)).model_dump_json(by_alias=True).encode()
+                acks.append(await js.publish_async(row.topic, body, headers={MSG_ID: row.id}))
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*acks, return_exceptions=True), self.timeout
