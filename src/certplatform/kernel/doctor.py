@@ -207,7 +207,8 @@ async def _nats_version(url: str) -> str | None:
 async def _http_server(url: str) -> str | None:
     async with httpx.AsyncClient() as http:
         reply = await http.get(url)
-    return reply.headers.get("server")
+    server: str | None = reply.headers.get("server")
+    return server
 
 
 async def _clickhouse_version(target: str) -> str | None:
