@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -263,3 +266,38 @@ async def _learner(client: httpx.AsyncClient, db: Database, n: int) -> dict[str,
     reply = await client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
     assert reply.status_code == 200, reply.text
     return {"authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+async def test_the_worker_process_runs_the_handlers_when_nats_is_on(
+    db: Database, settings: Settings, broker: NatsServer
+) -> None:
+    """`certplatform worker` as its own process: its relay publishes, its consumer handles."""
+    events = await write_events(db, [{"attempt_id": f"w{n}", "user_id": "u"} for n in range(20)])
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "NATS_URL": broker.url,
+        "APP_ENV": "test",
+        "EVENT_RELAY_INTERVAL": "0.2",
+        "SWEEPER_INTERVAL": "0",
+        "AUDIT_CHECKPOINT_INTERVAL": "0",
+        "MEDIA_DIR": str(settings.media_dir),
+        "LEAN_SAVE": "false",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "certplatform.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        await until(lambda: _all_audited(db), seconds=60)
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=30)
+    entries = select(func.count()).where(AuditEntry.event_id.in_([e.id for e in events]))
+    assert await count(db, entries) == 20, errors.decode()[-2000:]
+    nc = await nats.connect(broker.url)
+    info = await nc.jetstream().consumer_info("CERTPLATFORM_LEARNING", "handlers")
+    assert info.delivered.stream_seq == 20  # they went through the broker
+    await nc.close()
