@@ -284,8 +284,11 @@ async def test_the_worker_process_runs_the_handlers_when_nats_is_on(
         "MEDIA_DIR": str(settings.media_dir),
         "LEAN_SAVE": "false",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "certplatform.cli", "worker"],
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "certplatform.cli",
+        "worker",
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -294,7 +297,7 @@ async def test_the_worker_process_runs_the_handlers_when_nats_is_on(
         await until(lambda: _all_audited(db), seconds=60)
     finally:
         worker.terminate()
-        _, errors = worker.communicate(timeout=30)
+        _, errors = await asyncio.wait_for(worker.communicate(), 30)
     entries = select(func.count()).where(AuditEntry.event_id.in_([e.id for e in events]))
     assert await count(db, entries) == 20, errors.decode()[-2000:]
     nc = await nats.connect(broker.url)
