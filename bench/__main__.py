@@ -14,6 +14,7 @@ ALL = (
     "irt_calibration",
     "metrics_overhead",
     "rooms",
+    "event_flow",
 )
 
 

@@ -13,7 +13,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
@@ -36,8 +35,10 @@ from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.bodylimit import BodyLimit, BodyTooLarge, too_large_body
 from certplatform.kernel.db import Database
+from certplatform.kernel.doctor import READY_BACKENDS, check_all
 from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
+from certplatform.kernel.jetstream import Delivery, JetStream, parse_backoff
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
 from certplatform.kernel.ratelimit import RateLimit, storage_url
@@ -55,6 +56,7 @@ log = structlog.get_logger(__name__)
 
 # Routes that take a file: the import API and the admin import page.
 UPLOAD_PATHS = (r"^/api/v1/certifications/[^/]+/import$", r"^/admin/import$")
+READY_TIMEOUT = 0.5  # seconds per backend, probed side by side
 
 
 # What each role mounts (ADR 0019): the gateway is the whole API edge (REST and GraphQL);
@@ -117,11 +119,25 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             if settings.sweeper_interval > 0
             else None
         )
+        # NATS on: the relay publishes to JetStream and the worker runs the handlers;
+        # off: the relay runs them here (ADR 0021).
+        transport = events_transport(settings)
+        app.state.events_transport = transport
         relay = (
             asyncio.create_task(
-                relay_forever(db.sessions, app.state.bus, interval=settings.event_relay_interval)
+                relay_forever(
+                    db.sessions,
+                    app.state.bus,
+                    interval=settings.event_relay_interval,
+                    publish=transport.publish_pending if transport else None,
+                )
             )
             if settings.event_relay_interval > 0
+            else None
+        )
+        consumer = (
+            asyncio.create_task(transport.consume_forever(db.sessions, app.state.bus))
+            if transport and app.state.consume_events
             else None
         )
         checkpointer = (
@@ -153,13 +169,15 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             if lean is not None:
                 app.state.lean_saves = None
                 await lean.close()
-            for task in (listener, checkpointer, relay, sweeper):
+            for task in (listener, checkpointer, consumer, relay, sweeper):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             if isinstance(app.state.mailer, SmtpMailer):
                 await app.state.mailer.drain()  # mail already promised to its reader
+            if transport:
+                await transport.close()
             await jobs.broker.shutdown()
             jobs.bind_database(None)
             await db.dispose()
@@ -181,6 +199,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None
     app.state.mailer = mailer_from_settings(settings)
+    app.state.consume_events = False  # the worker sets it: it runs the handlers when NATS is on
     app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
     # Uploads have their own, larger cap; the routes check the file size once more.
     app.add_middleware(
@@ -227,12 +246,24 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        """Ready when the database answers; another configured backend that does not
+        answer makes it `degraded` (still 200: events wait in the outbox, and so on)."""
+        checks = await check_all(
+            settings,
+            timeout=READY_TIMEOUT,
+            backends=READY_BACKENDS,
+            engine=request.app.state.db.engine,
+        )
+        body: dict[str, object] = {
+            check.backend: ("ok" if check.reachable else check.detail)
+            if check.configured
+            else "embedded"
+            for check in checks
+        }
+        if checks[0].down:
+            return JSONResponse({"status": "unavailable", **body}, status_code=503)
+        status = "degraded" if any(check.down for check in checks) else "ok"
+        return JSONResponse({"status": status, **body})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -256,6 +287,13 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     return app
 
 
+def events_transport(settings: Settings) -> JetStream | None:
+    if not settings.nats_url:
+        return None
+    delivery = Delivery(settings.nats_max_deliver, parse_backoff(settings.nats_backoff))
+    return JetStream(settings.nats_url, delivery)
+
+
 def create_role_app() -> FastAPI:
     """uvicorn's factory when it runs several workers: the role comes from SERVE_ROLE."""
     return create_app(role=Role(os.environ.get("SERVE_ROLE", Role.all.value)))
@@ -263,5 +301,8 @@ def create_role_app() -> FastAPI:
 
 async def relay_events(app: FastAPI) -> int:
     """Relay the outbox once (used after writes and by the background relay)."""
+    transport: JetStream | None = app.state.events_transport
     async with app.state.db.sessions() as session:
+        if transport:
+            return await transport.publish_pending(session)
         return await relay_pending(session, app.state.bus)

@@ -43,6 +43,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(analytics_app, name="analytics")
+events_app = typer.Typer(help="Domain events on the bus.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 
 T = TypeVar("T")
 
@@ -227,6 +229,7 @@ def worker(
         from certplatform.kernel.telemetry import REGISTRY
 
         start_http_server(metrics_port, registry=REGISTRY)
+    application.state.consume_events = True  # with NATS_URL the event handlers run here
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -238,6 +241,45 @@ def worker(
             await stop.wait()
 
     asyncio.run(main())
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, max=60, help="seconds per backend")] = 2.0,
+) -> None:
+    """Each configured backend: reachable or not, its version, and what runs embedded instead
+    of the ones not set. Exit 1 when a configured backend does not answer."""
+    from certplatform.kernel.doctor import check_all
+
+    checks = asyncio.run(check_all(get_settings(), timeout=timeout))
+    if as_json:
+        typer.echo(json.dumps({"backends": [c.as_dict() for c in checks]}, ensure_ascii=False))
+    else:
+        for check in checks:
+            if not check.configured:
+                typer.echo(f"{check.backend:11} embedded     {check.fallback}")
+                continue
+            state = "ok" if check.reachable else "UNREACHABLE"
+            version = f"  {check.version}" if check.version else ""
+            typer.echo(f"{check.backend:11} {state:12} {check.target}{version}")
+            if not check.reachable:
+                typer.echo(f"{'':11} {'':12} {check.detail}")
+    if any(check.down for check in checks):
+        raise typer.Exit(1)
+
+
+@events_app.command("schema")
+def events_schema(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="directory of the generated files")
+    ] = Path("docs/events"),
+) -> None:
+    """Write the event envelope's JSON Schema and the topic catalogue (generated from code)."""
+    from certplatform.events_catalog import write_schema
+
+    for path in write_schema(output):
+        typer.echo(f"Wrote {path}.")
 
 
 @users_app.command("create")

@@ -81,24 +81,36 @@ def action_name(topic: str) -> str:
 
 
 def subscribe(bus: EventBus, keys: Keyring | None = None) -> None:
-    """Record every audited topic, keyed with `keys` (else the audit key in the settings)."""
+    """Record every audited topic, keyed with `keys` (else the audit key in the settings).
 
-    async def handler(session: AsyncSession, event: Event) -> None:
-        await record(session, event, keys)
+    One handler for a batch of events: the relay hands it all the audited events of a
+    batch, appended to the chain with one lock and one flush.
+    """
 
-    for topic in RULES:
-        bus.subscribe(topic, handler)
+    async def handler(session: AsyncSession, events: list[Event]) -> None:
+        await record_many(session, events, keys)
+
+    bus.subscribe_batch(list(RULES), handler, name="certplatform.audit.handlers.subscribe.handler")
 
 
 async def record(session: AsyncSession, event: Event, keys: Keyring | None = None) -> None:
     """Append the event to the log in the relay's transaction."""
+    await record_many(session, [event], keys)
+
+
+async def record_many(
+    session: AsyncSession, events: list[Event], keys: Keyring | None = None
+) -> None:
+    await service.append_many(UnitOfWork(session), [_draft(event) for event in events], keys)
+
+
+def _draft(event: Event) -> service.Draft:
     rule = RULES[event.topic]
     payload = event.payload
     parts = [_text(payload.get(key)) for key in rule.subject_keys]
     subject_id = "/".join(p for p in parts if p) or None
     actor = next((payload[key] for key in rule.actor_keys if key in payload), None)
-    await service.append(
-        UnitOfWork(session),
+    return service.Draft(
         action=action_name(event.topic),
         actor_id=_clip(_text(actor), "actor_id"),
         actor_email=_clip(_text(payload.get("email")), "actor_email"),
@@ -108,7 +120,6 @@ async def record(session: AsyncSession, event: Event, keys: Keyring | None = Non
         data=payload,
         event_id=event.id,
         at=event.created_at,
-        keys=keys,
     )
 
 

@@ -33,6 +33,14 @@ async def by_event_id(session: AsyncSession, event_id: str) -> AuditEntry | None
     return await session.scalar(select(AuditEntry).where(AuditEntry.event_id == event_id))
 
 
+async def known_event_ids(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    """Which of these event ids already have an entry."""
+    if not event_ids:
+        return set()
+    query = select(AuditEntry.event_id).where(AuditEntry.event_id.in_(event_ids))
+    return {str(event_id) for event_id in (await session.scalars(query)).all()}
+
+
 async def head(session: AsyncSession) -> tuple[int, str] | None:
     """(seq, hash) of the newest entry, or None when the log is empty."""
     row = (

@@ -148,6 +148,19 @@ class Settings(BaseSettings):
     event_relay_interval: float = Field(
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"
     )
+    nats_max_deliver: int = Field(
+        default=5,
+        alias="NATS_MAX_DELIVER",
+        ge=1,
+        le=100,
+        description="deliveries of a failing event before it goes to the dead-letter subject",
+    )
+    nats_backoff: str = Field(
+        default="1,5,30,120",
+        alias="NATS_BACKOFF",
+        pattern=r"^[0-9.]+(,[0-9.]+)*$",
+        description="seconds before each redelivery of a failed event (the last one repeats)",
+    )
 
     mail_backend: Literal["console", "file", "smtp"] = Field(
         default="console",
