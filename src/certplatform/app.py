@@ -26,7 +26,12 @@ from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
-from certplatform.identity.principals import PrincipalCache, listen_for_revocations
+from certplatform.identity.principals import (
+    PrincipalCache,
+    listen_for_revocations,
+    listen_on_redis,
+    use_redis_channel,
+)
 from certplatform.identity.recovery import RecoveryLimits
 from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
@@ -38,7 +43,8 @@ from certplatform.kernel.errors import AppError, TooManyRequests
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
-from certplatform.kernel.ratelimit import RateLimit, storage_url
+from certplatform.kernel.ratelimit import RateLimit, shared_storage
+from certplatform.kernel.redis import Channel, RedisHealth, SharedLimitStorage, redis_readiness
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
@@ -84,7 +90,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
-        limiter_storage = storage_url(settings.redis_url)
+        redis_url = settings.redis_url
+        health = app.state.redis_health = RedisHealth(redis_url) if redis_url else None
+        limiter_storage = shared_storage(redis_url, settings.redis_prefix, health)
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,
             settings.login_limit_ip,
@@ -134,9 +142,20 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             else None
         )
         dsn = settings.asyncpg_dsn
-        listener = (
-            asyncio.create_task(listen_for_revocations(dsn, app.state.principals)) if dsn else None
+        channel = (
+            Channel(redis_url, settings.redis_prefix + "auth", health)
+            if redis_url and health
+            else None
         )
+        use_redis_channel(channel)
+        if channel is not None:
+            listener: asyncio.Task[None] | None = asyncio.create_task(
+                listen_on_redis(channel, app.state.principals)
+            )
+        elif dsn:
+            listener = asyncio.create_task(listen_for_revocations(dsn, app.state.principals))
+        else:
+            listener = None
         if dsn and settings.lean_save:
             pool = await create_pool(dsn, settings.lean_pool_size)
             app.state.lean_saves = LeanSaves(pool, db, settings.answer_grace_seconds)
@@ -157,6 +176,11 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                 await app.state.mailer.drain()  # mail already promised to its reader
             await jobs.broker.shutdown()
             jobs.bind_database(None)
+            if channel is not None:
+                use_redis_channel(None)
+                await channel.close()
+            if isinstance(limiter_storage, SharedLimitStorage):
+                await limiter_storage.close()
             await db.dispose()
 
     app = FastAPI(
@@ -176,6 +200,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None
     app.state.mailer = mailer_from_settings(settings)
+    app.state.redis_health = None
     app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
     # Uploads have their own, larger cap; the routes check the file size once more.
     app.add_middleware(
@@ -227,7 +252,13 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "ok",
+                **redis_readiness(getattr(request.app.state, "redis_health", None)),
+            }
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

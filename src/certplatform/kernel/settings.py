@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; postgres:// and sqlite:/// are accepted as well",
     )
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(
+        default="certplatform:",
+        alias="REDIS_PREFIX",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="start of every Redis key and channel, so deployments can share a server",
+    )
     nats_url: str | None = Field(default=None, alias="NATS_URL")
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     s3_access_key: str | None = Field(default=None, alias="S3_ACCESS_KEY")
