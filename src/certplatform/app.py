@@ -51,7 +51,7 @@ from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
-from certplatform.learning.tasks import run_sweeper
+from certplatform.learning.tasks import sweeper
 from certplatform.roles import Role
 from certplatform.web import routes as web
 
@@ -108,18 +108,27 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             settings.integrity_event_limit, "integrity-event", limiter_storage
         )
         jobs.bind_database(db)
-        await jobs.broker.startup()
-        sweeper = (
-            asyncio.create_task(
-                run_sweeper(
-                    settings.sweeper_interval,
-                    settings.answer_grace_seconds,
-                    settings.wrong_note_clear_after,
-                )
-            )
-            if settings.sweeper_interval > 0
-            else None
-        )
+        broker = jobs.configure(redis_url, settings.redis_prefix, settings.job_redeliver_seconds)
+        await broker.startup()
+        periodic = [
+            *(
+                [
+                    sweeper(
+                        settings.sweeper_interval,
+                        settings.answer_grace_seconds,
+                        settings.wrong_note_clear_after,
+                    )
+                ]
+                if settings.sweeper_interval > 0
+                else []
+            ),
+            *(
+                [jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {})]
+                if settings.cleanup_interval > 0
+                else []
+            ),
+        ]
+        scheduler = asyncio.create_task(jobs.schedule_forever(periodic)) if periodic else None
         relay = (
             asyncio.create_task(
                 relay_forever(db.sessions, app.state.bus, interval=settings.event_relay_interval)
@@ -167,14 +176,15 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             if lean is not None:
                 app.state.lean_saves = None
                 await lean.close()
-            for task in (listener, checkpointer, relay, sweeper):
+            for task in (listener, checkpointer, relay, scheduler):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             if isinstance(app.state.mailer, SmtpMailer):
                 await app.state.mailer.drain()  # mail already promised to its reader
-            await jobs.broker.shutdown()
+            await broker.shutdown()
+            jobs.configure(None, settings.redis_prefix)  # back to the embedded broker
             jobs.bind_database(None)
             if channel is not None:
                 use_redis_channel(None)

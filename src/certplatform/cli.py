@@ -204,22 +204,42 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the background loops (deadline sweeper, event relay, audit checkpoints) without
-    serving HTTP: the job-svc of a role-split deployment, whose roles turn their loops off."""
-    from certplatform.app import create_app
+def worker(
+    jobs_module: Annotated[
+        list[str] | None,
+        typer.Option("--jobs-module", help="also import this module, which declares jobs"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="jobs run at once")] = 16,
+) -> None:
+    """Run the background loops (periodic jobs, event relay, audit checkpoints) without
+    serving HTTP, and with REDIS_URL consume the job queue: the job-svc of a role-split
+    deployment, whose roles turn their loops off."""
+    import importlib
 
+    from certplatform.app import create_app
+    from certplatform.kernel import jobs
+
+    for module in jobs_module or []:
+        importlib.import_module(module)
     settings = get_settings()
     application = create_app(settings)  # its lifespan only: no HTTP is served
 
     async def main() -> None:
+        from taskiq.receiver import Receiver
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with application.router.lifespan_context(application):
-            typer.echo("Worker running  (Ctrl-C stops)")
-            await stop.wait()
+            if jobs.on_redis():
+                typer.echo("Worker running, taking jobs from Redis  (Ctrl-C stops)")
+                jobs.broker.is_worker_process = True
+                receiver = Receiver(jobs.broker, run_startup=False, max_async_tasks=concurrency)
+                await receiver.listen(stop)
+            else:
+                typer.echo("Worker running  (Ctrl-C stops)")
+                await stop.wait()
 
     asyncio.run(main())
 

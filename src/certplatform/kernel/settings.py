@@ -146,6 +146,20 @@ class Settings(BaseSettings):
     sweeper_interval: float = Field(
         default=5.0, alias="SWEEPER_INTERVAL", ge=0, description="deadline sweep; 0 = off"
     )
+    cleanup_interval: float = Field(
+        default=3600.0,
+        alias="CLEANUP_INTERVAL",
+        ge=0,
+        description="seconds between clean-up jobs (old job idempotency keys); 0 = off",
+    )
+    job_redeliver_seconds: float = Field(
+        default=300.0,
+        alias="JOB_REDELIVER_SECONDS",
+        gt=0,
+        le=86_400,
+        description="a job a worker took but never finished goes to another worker after "
+        "this long (Redis broker); longer than the longest job",
+    )
     event_relay_interval: float = Field(
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"
     )
