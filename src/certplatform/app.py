@@ -46,7 +46,7 @@ from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
 from certplatform.kernel.ratelimit import RateLimit, shared_storage
 from certplatform.kernel.redis import Channel, RedisHealth, SharedLimitStorage, redis_readiness
 from certplatform.kernel.settings import Settings, get_settings
-from certplatform.kernel.storage import LocalStorage
+from certplatform.kernel.storage import make_storage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
@@ -205,7 +205,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     app.state.role = role
     app.state.enforcer = load_enforcer()
     app.state.authenticator = authenticate
-    app.state.storage = LocalStorage(settings.media_dir)
+    app.state.storage = make_storage(settings)
     app.state.audit_keys = Keyring.from_settings(settings)
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None

@@ -29,7 +29,7 @@ from certplatform.kernel.errors import AppError
 from certplatform.kernel.events import EventBus, relay_pending
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import get_settings
-from certplatform.kernel.storage import LocalStorage
+from certplatform.kernel.storage import make_storage
 from certplatform.roles import ROLE_PORTS, Role
 
 app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
@@ -124,7 +124,7 @@ def demo_load(
     from certplatform.demo import load_demo, print_accounts
 
     _upgrade()
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
     report = _run(lambda db: load_demo(db, storage, extra_users=users))
     for line in report.lines:
         typer.echo(line)
@@ -166,7 +166,7 @@ def serve(
     if demo:
         from certplatform.demo import load_demo, print_accounts
 
-        storage = LocalStorage(settings.media_dir)
+        storage = make_storage(settings)
         for line in _run(lambda db: load_demo(db, storage)).lines:
             typer.echo(line)
         print_accounts()
@@ -298,7 +298,7 @@ def audit_verify(
     settings = get_settings()
     configure_logging(settings.log_level, json=False)
     keys = Keyring.from_settings(settings)
-    store = LocalStorage(settings.media_dir)
+    store = make_storage(settings)
 
     async def work(db: Database) -> VerifyResult:
         await _relay_audit(db, keys)
@@ -323,7 +323,7 @@ def audit_checkpoint() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, json=False)
     keys = Keyring.from_settings(settings)
-    store = LocalStorage(settings.media_dir)
+    store = make_storage(settings)
 
     async def work(db: Database) -> Checkpoint | None:
         await _relay_audit(db, keys)
@@ -363,7 +363,7 @@ def import_(
                 json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": [str(exc)]})
             )
         raise _fail(f"{file}: {exc}") from exc
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
 
     async def work(db: Database) -> ImportSummary:
         async with db.transaction() as uow:
@@ -445,7 +445,7 @@ def export(
     ] = None,
 ) -> None:
     """Export a certification's questions to a file that imports back to the same questions."""
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
 
     async def work(db: Database) -> bytes:
         async with db.transaction() as uow:

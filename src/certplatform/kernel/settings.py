@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     s3_access_key: str | None = Field(default=None, alias="S3_ACCESS_KEY")
     s3_secret_key: str | None = Field(default=None, alias="S3_SECRET_KEY")
+    s3_bucket: str = Field(
+        default="certplatform-media",
+        alias="S3_BUCKET",
+        pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$",
+        description="bucket of media and journals when S3_ENDPOINT is set (made if missing)",
+    )
+    s3_region: str = Field(default="us-east-1", alias="S3_REGION", max_length=40)
     ch_host: str | None = Field(default=None, alias="CH_HOST")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="127.0.0.1", alias="HOST")
