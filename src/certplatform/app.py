@@ -79,6 +79,22 @@ PAGES: dict[Role, tuple[APIRouter, ...]] = {
 }
 
 
+def periodic_jobs(settings: Settings) -> list[jobs.Periodic]:
+    """What this process's scheduler sends, and how often (0 turns one off)."""
+    found = []
+    if settings.sweeper_interval > 0:
+        found.append(
+            sweeper(
+                settings.sweeper_interval,
+                settings.answer_grace_seconds,
+                settings.wrong_note_clear_after,
+            )
+        )
+    if settings.cleanup_interval > 0:
+        found.append(jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {}))
+    return found
+
+
 def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -110,24 +126,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         jobs.bind_database(db)
         broker = jobs.configure(redis_url, settings.redis_prefix, settings.job_redeliver_seconds)
         await broker.startup()
-        periodic = [
-            *(
-                [
-                    sweeper(
-                        settings.sweeper_interval,
-                        settings.answer_grace_seconds,
-                        settings.wrong_note_clear_after,
-                    )
-                ]
-                if settings.sweeper_interval > 0
-                else []
-            ),
-            *(
-                [jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {})]
-                if settings.cleanup_interval > 0
-                else []
-            ),
-        ]
+        periodic = periodic_jobs(settings)
         scheduler = asyncio.create_task(jobs.schedule_forever(periodic)) if periodic else None
         relay = (
             asyncio.create_task(
