@@ -17,10 +17,12 @@ import pytest_asyncio
 import redis
 from sqlalchemy import func, select
 
+from certplatform.app import create_app
 from certplatform.kernel import jobs
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import OutboxEvent
-from tests.support.redis import drop_prefix, run_prefix, shared_redis_url
+from certplatform.kernel.settings import Settings
+from tests.support.redis import PrivateRedis, drop_prefix, run_prefix, shared_redis_url
 from tests.support.slow_job import SLOW_JOB, TOPIC
 
 attempts: list[float] = []
@@ -183,3 +185,38 @@ async def test_a_worker_killed_mid_job_the_job_runs_again_and_its_effect_happens
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+async def test_the_app_and_a_worker_start_without_redis_and_run_jobs_once_it_is_back(
+    settings: Settings, db: Database, database_url: str, media_dir: Path, tmp_path: Path
+) -> None:
+    server = PrivateRedis(tmp_path)  # not started yet: Redis is down
+    env = {
+        "DATABASE_URL": database_url,
+        "MEDIA_DIR": str(media_dir),
+        "APP_ENV": "test",
+        "REDIS_URL": server.url,
+        "SWEEPER_INTERVAL": "0",
+        "CLEANUP_INTERVAL": "0",
+        "EVENT_RELAY_INTERVAL": "0",
+        "AUDIT_CHECKPOINT_INTERVAL": "0",
+    }
+    worker = _worker(env, tmp_path / "worker.log")
+    app = create_app(settings.model_copy(update={"redis_url": server.url}))
+    runs = tmp_path / "runs.log"
+    try:
+        async with app.router.lifespan_context(app):
+            async with db.transaction() as uow:  # a request's job while Redis is down
+                jobs.enqueue_after_commit(uow, SLOW_JOB, runs=str(runs), linger=0)
+            server.start()
+            key = await jobs.enqueue(SLOW_JOB, None, runs=str(runs), linger=0)
+
+            async def done() -> bool:
+                return await _effects(db, key) == 1
+
+            await _until(done, 60, "the worker takes the job once Redis is back")
+        assert worker.poll() is None  # it waited for Redis instead of exiting
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        server.stop()

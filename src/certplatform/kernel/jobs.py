@@ -148,11 +148,37 @@ def _redis_broker(url: str, queue: str, redeliver_after_s: float) -> AsyncBroker
     from redis.asyncio import Redis
     from taskiq_redis import RedisStreamBroker
 
+    from certplatform.kernel.redis import UNAVAILABLE
+
     class ReclaimingStreamBroker(RedisStreamBroker):
         """taskiq-redis's stream broker, but a message a dead worker took and never
         acknowledged is claimed again even while no new message arrives."""
 
+        async def startup(self) -> None:
+            try:
+                await super().startup()
+            except UNAVAILABLE as exc:  # serving processes start without Redis, degraded
+                log.warning("jobs.redis_unavailable", error=str(exc))
+
         async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+            down = False
+            while True:
+                try:
+                    # Declared each time round: Redis may have come back empty.
+                    await self._declare_consumer_group()
+                    if down:
+                        log.info("jobs.redis_recovered")
+                        down = False
+                    async for message in self._poll():
+                        yield message
+                except UNAVAILABLE as exc:
+                    if not down:
+                        log.warning("jobs.redis_unavailable", error=str(exc))
+                    down = True
+                    await asyncio.sleep(1.0)
+                    continue
+
+        async def _poll(self) -> AsyncGenerator[AckableMessage, None]:
             async with Redis(connection_pool=self.connection_pool) as conn:
                 while True:
                     fetched: Any = await conn.xreadgroup(
@@ -238,7 +264,11 @@ def enqueue_after_commit(
     key = key or f"{name}:{new_id()}"
 
     async def send() -> None:
-        await enqueue(name, key, **kwargs)
+        try:
+            await enqueue(name, key, **kwargs)
+        except Exception:
+            # The commit stands; the job is lost (Redis down): said loudly. ADR 0022.
+            log.exception("job.not_sent", job=name, key=key)
 
     uow.after_commit(send)
     return key
