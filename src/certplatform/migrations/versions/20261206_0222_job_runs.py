@@ -1,7 +1,7 @@
 """jobs: idempotency keys of job effects that committed
 
 Revision ID: 0222
-Revises: 0023
+Revises: 0031
 Create Date: 2026-12-06 18:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0222"
-down_revision: str | None = "0023"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
