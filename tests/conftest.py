@@ -90,6 +90,7 @@ def settings(database_url: str, media_dir: Path, mail_dir: Path) -> Settings:
         LOG_LEVEL="WARNING",
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
         SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly
+        CLEANUP_INTERVAL=0,  # and clean-up jobs
         AUDIT_CHECKPOINT_INTERVAL=0,  # and write audit checkpoints explicitly
     )
 

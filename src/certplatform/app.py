@@ -27,7 +27,12 @@ from certplatform.content.api import router as content_router
 from certplatform.gateway.graphql import graphql_router
 from certplatform.identity.api import authenticate
 from certplatform.identity.api import router as identity_router
-from certplatform.identity.principals import PrincipalCache, listen_for_revocations
+from certplatform.identity.principals import (
+    PrincipalCache,
+    listen_for_revocations,
+    listen_on_redis,
+    use_redis_channel,
+)
 from certplatform.identity.recovery import RecoveryLimits
 from certplatform.identity.service import LoginLimiter
 from certplatform.kernel import jobs
@@ -41,14 +46,15 @@ from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.jetstream import Delivery, JetStream, parse_backoff
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.mail import SmtpMailer, mailer_from_settings
-from certplatform.kernel.ratelimit import RateLimit, storage_url
+from certplatform.kernel.ratelimit import RateLimit, shared_storage
+from certplatform.kernel.redis import Channel, RedisHealth, SharedLimitStorage, redis_readiness
 from certplatform.kernel.settings import Settings, get_settings
-from certplatform.kernel.storage import LocalStorage
+from certplatform.kernel.storage import make_storage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
-from certplatform.learning.tasks import run_sweeper
+from certplatform.learning.tasks import sweeper
 from certplatform.roles import Role
 from certplatform.web import routes as web
 
@@ -79,6 +85,22 @@ PAGES: dict[Role, tuple[APIRouter, ...]] = {
 }
 
 
+def periodic_jobs(settings: Settings) -> list[jobs.Periodic]:
+    """What this process's scheduler sends, and how often (0 turns one off)."""
+    found = []
+    if settings.sweeper_interval > 0:
+        found.append(
+            sweeper(
+                settings.sweeper_interval,
+                settings.answer_grace_seconds,
+                settings.wrong_note_clear_after,
+            )
+        )
+    if settings.cleanup_interval > 0:
+        found.append(jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {}))
+    return found
+
+
 def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
@@ -90,7 +112,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
-        limiter_storage = storage_url(settings.redis_url)
+        redis_url = settings.redis_url
+        health = app.state.redis_health = RedisHealth(redis_url) if redis_url else None
+        limiter_storage = shared_storage(redis_url, settings.redis_prefix, health)
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,
             settings.login_limit_ip,
@@ -107,18 +131,10 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             settings.integrity_event_limit, "integrity-event", limiter_storage
         )
         jobs.bind_database(db)
-        await jobs.broker.startup()
-        sweeper = (
-            asyncio.create_task(
-                run_sweeper(
-                    settings.sweeper_interval,
-                    settings.answer_grace_seconds,
-                    settings.wrong_note_clear_after,
-                )
-            )
-            if settings.sweeper_interval > 0
-            else None
-        )
+        broker = jobs.configure(redis_url, settings.redis_prefix, settings.job_redeliver_seconds)
+        await broker.startup()
+        periodic = periodic_jobs(settings)
+        scheduler = asyncio.create_task(jobs.schedule_forever(periodic)) if periodic else None
         # NATS on: the relay publishes to JetStream and the worker runs the handlers;
         # off: the relay runs them here (ADR 0021).
         transport = events_transport(settings)
@@ -155,9 +171,20 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             else None
         )
         dsn = settings.asyncpg_dsn
-        listener = (
-            asyncio.create_task(listen_for_revocations(dsn, app.state.principals)) if dsn else None
+        channel = (
+            Channel(redis_url, settings.redis_prefix + "auth", health)
+            if redis_url and health
+            else None
         )
+        use_redis_channel(channel)
+        if channel is not None:
+            listener: asyncio.Task[None] | None = asyncio.create_task(
+                listen_on_redis(channel, app.state.principals)
+            )
+        elif dsn:
+            listener = asyncio.create_task(listen_for_revocations(dsn, app.state.principals))
+        else:
+            listener = None
         if dsn and settings.lean_save:
             pool = await create_pool(dsn, settings.lean_pool_size)
             app.state.lean_saves = LeanSaves(pool, db, settings.answer_grace_seconds)
@@ -169,7 +196,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             if lean is not None:
                 app.state.lean_saves = None
                 await lean.close()
-            for task in (listener, checkpointer, consumer, relay, sweeper):
+            for task in (listener, checkpointer, consumer, relay, scheduler):
                 if task:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -178,8 +205,14 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                 await app.state.mailer.drain()  # mail already promised to its reader
             if transport:
                 await transport.close()
-            await jobs.broker.shutdown()
+            await broker.shutdown()
+            jobs.configure(None, settings.redis_prefix)  # back to the embedded broker
             jobs.bind_database(None)
+            if channel is not None:
+                use_redis_channel(None)
+                await channel.close()
+            if isinstance(limiter_storage, SharedLimitStorage):
+                await limiter_storage.close()
             await db.dispose()
 
     app = FastAPI(
@@ -194,12 +227,13 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     app.state.role = role
     app.state.enforcer = load_enforcer()
     app.state.authenticator = authenticate
-    app.state.storage = LocalStorage(settings.media_dir)
+    app.state.storage = make_storage(settings)
     app.state.audit_keys = Keyring.from_settings(settings)
     app.state.principals = PrincipalCache(ttl=settings.principal_cache_seconds)
     app.state.lean_saves = None
     app.state.mailer = mailer_from_settings(settings)
     app.state.consume_events = False  # the worker sets it: it runs the handlers when NATS is on
+    app.state.redis_health = None
     app.add_middleware(LeanSaveRoute)  # inside the metrics: added first
     # Uploads have their own, larger cap; the routes check the file size once more.
     app.add_middleware(
@@ -262,7 +296,12 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         }
         if checks[0].down:
             return JSONResponse({"status": "unavailable", **body}, status_code=503)
-        status = "degraded" if any(check.down for check in checks) else "ok"
+        # Redis answering a probe is not enough: this process may still be on its fallback.
+        shared = redis_readiness(getattr(request.app.state, "redis_health", None))
+        if shared.get("redis") == "degraded":
+            body["redis"] = "degraded"
+        down = any(check.down for check in checks) or body.get("redis") == "degraded"
+        status = "degraded" if down else "ok"
         return JSONResponse({"status": status, **body})
 
     @app.get("/metrics", include_in_schema=False)

@@ -29,7 +29,7 @@ from certplatform.kernel.errors import AppError
 from certplatform.kernel.events import EventBus, relay_pending
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import get_settings
-from certplatform.kernel.storage import LocalStorage
+from certplatform.kernel.storage import make_storage
 from certplatform.roles import ROLE_PORTS, Role
 
 app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
@@ -126,7 +126,7 @@ def demo_load(
     from certplatform.demo import load_demo, print_accounts
 
     _upgrade()
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
     report = _run(lambda db: load_demo(db, storage, extra_users=users))
     for line in report.lines:
         typer.echo(line)
@@ -168,7 +168,7 @@ def serve(
     if demo:
         from certplatform.demo import load_demo, print_accounts
 
-        storage = LocalStorage(settings.media_dir)
+        storage = make_storage(settings)
         for line in _run(lambda db: load_demo(db, storage)).lines:
             typer.echo(line)
         print_accounts()
@@ -216,11 +216,22 @@ def worker(
             help="serve the Prometheus metrics on this port, all addresses (0: not served)",
         ),
     ] = 0,
+    jobs_module: Annotated[
+        list[str] | None,
+        typer.Option("--jobs-module", help="also import this module, which declares jobs"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="jobs run at once")] = 16,
 ) -> None:
-    """Run the background loops (deadline sweeper, event relay, audit checkpoints) without
-    serving HTTP: the job-svc of a role-split deployment, whose roles turn their loops off."""
-    from certplatform.app import create_app
+    """Run the background loops (periodic jobs, event relay, audit checkpoints) without
+    serving HTTP, and with REDIS_URL consume the job queue: the job-svc of a role-split
+    deployment, whose roles turn their loops off."""
+    import importlib
 
+    from certplatform.app import create_app
+    from certplatform.kernel import jobs
+
+    for module in jobs_module or []:
+        importlib.import_module(module)
     settings = get_settings()
     application = create_app(settings)  # its lifespan only: no HTTP is served
     if metrics_port:
@@ -232,13 +243,21 @@ def worker(
     application.state.consume_events = True  # with NATS_URL the event handlers run here
 
     async def main() -> None:
+        from taskiq.receiver import Receiver
+
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with application.router.lifespan_context(application):
-            typer.echo("Worker running  (Ctrl-C stops)")
-            await stop.wait()
+            if jobs.on_redis():
+                typer.echo("Worker running, taking jobs from Redis  (Ctrl-C stops)")
+                jobs.broker.is_worker_process = True
+                receiver = Receiver(jobs.broker, run_startup=False, max_async_tasks=concurrency)
+                await receiver.listen(stop)
+            else:
+                typer.echo("Worker running  (Ctrl-C stops)")
+                await stop.wait()
 
     asyncio.run(main())
 
@@ -336,7 +355,7 @@ def audit_verify(
     settings = get_settings()
     configure_logging(settings.log_level, json=False)
     keys = Keyring.from_settings(settings)
-    store = LocalStorage(settings.media_dir)
+    store = make_storage(settings)
 
     async def work(db: Database) -> VerifyResult:
         await _relay_audit(db, keys)
@@ -361,7 +380,7 @@ def audit_checkpoint() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, json=False)
     keys = Keyring.from_settings(settings)
-    store = LocalStorage(settings.media_dir)
+    store = make_storage(settings)
 
     async def work(db: Database) -> Checkpoint | None:
         await _relay_audit(db, keys)
@@ -401,7 +420,7 @@ def import_(
                 json.dumps({"created": 0, "updated": 0, "unchanged": 0, "errors": [str(exc)]})
             )
         raise _fail(f"{file}: {exc}") from exc
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
 
     async def work(db: Database) -> ImportSummary:
         async with db.transaction() as uow:
@@ -483,7 +502,7 @@ def export(
     ] = None,
 ) -> None:
     """Export a certification's questions to a file that imports back to the same questions."""
-    storage = LocalStorage(get_settings().media_dir)
+    storage = make_storage(get_settings())
 
     async def work(db: Database) -> bytes:
         async with db.transaction() as uow:

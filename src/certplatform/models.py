@@ -6,6 +6,7 @@ import importlib
 
 CONTEXT_MODELS = (
     "certplatform.kernel.events",
+    "certplatform.kernel.jobs",
     "certplatform.identity.models",
     "certplatform.content.models",
     "certplatform.learning.models",

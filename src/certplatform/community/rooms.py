@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from limits import parse
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -38,6 +38,7 @@ from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from certplatform.kernel.events import record_event
+from certplatform.kernel.ratelimit import as_storage
 
 NO_ROOM = "No such room."
 NO_MESSAGE = "No such message."
@@ -53,8 +54,8 @@ MIN_PHASE, MAX_PHASE = 60, 4 * 3600
 class RoomLimiter:
     """Moving-window limit per user on chat messages (new and edited)."""
 
-    def __init__(self, per_user: str, storage_url: str = "async+memory://") -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+    def __init__(self, per_user: str, storage_url: Storage | str = "async+memory://") -> None:
+        self._limiter = MovingWindowRateLimiter(as_storage(storage_url))
         self._item = parse(per_user)
 
     async def hit(self, user_id: str) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from limits import parse
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from certplatform.community import events
 from certplatform.community import repository as repo
@@ -35,6 +35,7 @@ from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
 from certplatform.kernel.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from certplatform.kernel.events import record_event
+from certplatform.kernel.ratelimit import as_storage
 from certplatform.learning import service as learning
 
 MODERATORS = frozenset({"author", "admin"})
@@ -52,9 +53,12 @@ class CommunityLimiter:
     """Moving-window limits per user on comments (new and edited) and on reports."""
 
     def __init__(
-        self, per_user_comments: str, per_user_reports: str, storage_url: str = "async+memory://"
+        self,
+        per_user_comments: str,
+        per_user_reports: str,
+        storage_url: Storage | str = "async+memory://",
     ) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self._limiter = MovingWindowRateLimiter(as_storage(storage_url))
         self._comments = parse(per_user_comments)
         self._reports = parse(per_user_reports)
 

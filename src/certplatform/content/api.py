@@ -28,6 +28,7 @@ from certplatform.content.contracts import (
 )
 from certplatform.content.formats import registry
 from certplatform.content.formats.base import ImportFormatError
+from certplatform.content.uploads import router as uploads_router
 from certplatform.kernel.auth import Principal, UoW, allowed, require
 from certplatform.kernel.bounds import INT32_MAX, NAME_LENGTH, TEXT_LENGTH, Code, Id, Name
 from certplatform.kernel.errors import Invalid
@@ -326,3 +327,7 @@ async def media(
         media_type=kind,
         headers={**headers, "cache-control": "public, max-age=86400, immutable"},
     )
+
+
+# Direct uploads to S3 and download URLs (ADR 0022) live beside, under the same prefix.
+router.include_router(uploads_router)

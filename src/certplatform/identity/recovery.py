@@ -18,6 +18,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from limits.aio.storage import Storage
 from sqlalchemy.exc import IntegrityError
 
 from certplatform.identity import repository as repo
@@ -44,7 +45,7 @@ MAX_TOKEN = 128  # longer than any secret this module makes (43 characters)
 class RecoveryLimits:
     """Reset requests per client IP (a 429), and mails per account (silently capped)."""
 
-    def __init__(self, settings: Settings, storage: str) -> None:
+    def __init__(self, settings: Settings, storage: Storage | str) -> None:
         self.per_ip = RateLimit(settings.recovery_limit_ip, "recovery-ip", storage)
         self.per_account = RateLimit(settings.recovery_limit_account, "recovery-account", storage)
 

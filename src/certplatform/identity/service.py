@@ -18,8 +18,8 @@ import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from limits import parse
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from certplatform.identity import repository as repo
 from certplatform.identity.contracts import IssuedSession, UserOut
@@ -36,6 +36,7 @@ from certplatform.kernel.errors import (
 )
 from certplatform.kernel.events import record_event
 from certplatform.kernel.mail import Mail, Mailer, send_after_commit
+from certplatform.kernel.ratelimit import as_storage
 from certplatform.kernel.zones import known_zone
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -132,12 +133,12 @@ class LoginLimiter:
         self,
         per_account: str,
         per_ip: str,
-        storage_url: str = "async+memory://",
+        storage_url: Storage | str = "async+memory://",
         *,
         per_account_ip: str = "5/minute",
         signup_per_ip: str = "10/hour",
     ) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self._limiter = MovingWindowRateLimiter(as_storage(storage_url))
         self._account = parse(per_account)
         self._account_ip = parse(per_account_ip)
         self._ip = parse(per_ip)

@@ -6,21 +6,44 @@ from __future__ import annotations
 import time
 
 from limits import parse
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from certplatform.kernel.errors import TooManyRequests
+from certplatform.kernel.redis import RedisHealth, SharedLimitStorage
 
 
 def storage_url(redis_url: str | None) -> str:
     return "async+" + redis_url if redis_url else "async+memory://"
 
 
+def shared_storage(
+    redis_url: str | None, key_prefix: str, health: RedisHealth | None
+) -> Storage | str:
+    """Where limits count: Redis shared by all processes (with a per-process fallback while
+    it is down), or this process's memory when no Redis is configured."""
+    if redis_url is None or health is None:
+        return "async+memory://"
+    return SharedLimitStorage(redis_url, key_prefix + "limits", health)
+
+
+def as_storage(storage: Storage | str) -> Storage:
+    if isinstance(storage, str):
+        found = storage_from_string(storage)
+        if not isinstance(found, Storage):
+            raise TypeError(f"{storage!r} is not an async storage (async+...)")
+        return found
+    return storage
+
+
 class RateLimit:
     """At most `rate` (e.g. "30/minute") hits per key in a moving window."""
 
-    def __init__(self, rate: str, namespace: str, storage: str = "async+memory://") -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage))
+    def __init__(
+        self, rate: str, namespace: str, storage: Storage | str = "async+memory://"
+    ) -> None:
+        self._limiter = MovingWindowRateLimiter(as_storage(storage))
         self._item = parse(rate)
         self._namespace = namespace
         self.rate = rate

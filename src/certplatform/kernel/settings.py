@@ -29,10 +29,23 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; postgres:// and sqlite:/// are accepted as well",
     )
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(
+        default="certplatform:",
+        alias="REDIS_PREFIX",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="start of every Redis key and channel, so deployments can share a server",
+    )
     nats_url: str | None = Field(default=None, alias="NATS_URL")
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     s3_access_key: str | None = Field(default=None, alias="S3_ACCESS_KEY")
     s3_secret_key: str | None = Field(default=None, alias="S3_SECRET_KEY")
+    s3_bucket: str = Field(
+        default="certplatform-media",
+        alias="S3_BUCKET",
+        pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$",
+        description="bucket of media and journals when S3_ENDPOINT is set (made if missing)",
+    )
+    s3_region: str = Field(default="us-east-1", alias="S3_REGION", max_length=40)
     ch_host: str | None = Field(default=None, alias="CH_HOST")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="127.0.0.1", alias="HOST")
@@ -144,6 +157,20 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     sweeper_interval: float = Field(
         default=5.0, alias="SWEEPER_INTERVAL", ge=0, description="deadline sweep; 0 = off"
+    )
+    cleanup_interval: float = Field(
+        default=3600.0,
+        alias="CLEANUP_INTERVAL",
+        ge=0,
+        description="seconds between clean-up jobs (old job idempotency keys); 0 = off",
+    )
+    job_redeliver_seconds: float = Field(
+        default=300.0,
+        alias="JOB_REDELIVER_SECONDS",
+        gt=0,
+        le=86_400,
+        description="a job a worker took but never finished goes to another worker after "
+        "this long (Redis broker); longer than the longest job",
     )
     event_relay_interval: float = Field(
         default=0.5, alias="EVENT_RELAY_INTERVAL", ge=0, description="seconds; 0 = no relay"

@@ -1,4 +1,5 @@
-"""Object storage for media: content-addressed files on local disk (S3 when configured)."""
+"""Object storage for media: content-addressed files on local disk (S3 when configured:
+`kernel/s3.py`, which keeps this class's interface)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from certplatform.kernel.settings import Settings
 
 # Named journals live beside the content-addressed files, whose folders are two hex digits.
 JOURNAL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{2,}/[a-z0-9][a-z0-9_.-]*\.jsonl")
@@ -70,3 +75,19 @@ class LocalStorage:
         if not path.exists():
             return []
         return path.read_text(encoding="utf-8").splitlines()
+
+
+def make_storage(settings: Settings) -> LocalStorage:
+    """The media store of this process: S3 when `S3_ENDPOINT` is set, else the local disk."""
+    if not settings.s3_endpoint:
+        return LocalStorage(settings.media_dir)
+    from certplatform.kernel.s3 import S3Storage
+
+    return S3Storage(
+        settings.s3_endpoint,
+        settings.s3_access_key,
+        settings.s3_secret_key,
+        settings.s3_bucket,
+        region=settings.s3_region,
+        scratch=settings.media_dir,
+    )

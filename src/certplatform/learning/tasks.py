@@ -1,18 +1,18 @@
 """Background jobs of the learning context: the deadline sweeper.
 
 An attempt whose learner walked away is submitted and graded when its deadline (plus the
-grace period) has passed, so results never wait for the learner to come back.
+grace period) has passed, so results never wait for the learner to come back. The job needs
+no idempotency record: each submission is conditional on the attempt still being open, so
+a sweep delivered twice submits nothing twice.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import structlog
 
 from certplatform.kernel.db import Database
 from certplatform.kernel.errors import AppError
-from certplatform.kernel.jobs import broker
+from certplatform.kernel.jobs import Periodic, current_database, job
 from certplatform.learning import service
 
 log = structlog.get_logger(__name__)
@@ -37,18 +37,16 @@ async def sweep_deadlines(db: Database, grace_seconds: float, clear_after: int =
     return done
 
 
-@broker.task(task_name="learning.sweep_deadlines")
-async def sweep_deadlines_task(grace_seconds: float, clear_after: int = 2) -> int:
-    from certplatform.kernel.jobs import current_database
+SWEEP_JOB = "learning.sweep_deadlines"
 
+
+@job(SWEEP_JOB)
+async def sweep_deadlines_job(key: str, grace_seconds: float, clear_after: int = 2) -> int:
     return await sweep_deadlines(current_database(), grace_seconds, clear_after)
 
 
-async def run_sweeper(interval: float, grace_seconds: float, clear_after: int) -> None:
-    """Kick the sweep job every `interval` seconds for the life of the process."""
-    while True:
-        try:
-            await sweep_deadlines_task.kiq(grace_seconds, clear_after)
-        except Exception:
-            log.exception("sweeper.kick_failed")
-        await asyncio.sleep(interval)
+def sweeper(interval: float, grace_seconds: float, clear_after: int) -> Periodic:
+    """The sweep as a periodic job, every `interval` seconds."""
+    return Periodic(
+        SWEEP_JOB, interval, {"grace_seconds": grace_seconds, "clear_after": clear_after}
+    )
