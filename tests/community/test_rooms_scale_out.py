@@ -37,12 +37,6 @@ def redis_env(app: FastAPI, database_url: str, media_dir: Path) -> dict[str, str
     return env
 
 
-# Start-up with REDIS_URL fails on this branch before any socket exists: the rate limiters'
-# Redis storage needs `coredis`, which is not installed (the shared-Redis work replaces that
-# storage). Strict: once servers start with REDIS_URL, this mark must go.
-@pytest.mark.xfail(
-    strict=True, raises=RuntimeError, reason="servers do not start with REDIS_URL yet"
-)
 async def test_a_message_crosses_processes(redis_env: dict[str, str], db: Database) -> None:
     with live_server(redis_env) as first, live_server(redis_env) as second:
         await _crossing(first, second, db)
