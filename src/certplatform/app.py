@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
 from certplatform.audit.handlers import subscribe as subscribe_audit
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
+        subscribe_analytics(app.state.bus)
         limiter_storage = storage_url(settings.redis_url)
         app.state.login_limiter = LoginLimiter(
             settings.login_limit_account,

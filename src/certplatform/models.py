@@ -11,6 +11,7 @@ CONTEXT_MODELS = (
     "certplatform.learning.models",
     "certplatform.audit.models",
     "certplatform.community.models",
+    "certplatform.analytics.models",
 )
 
 
