@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from certplatform.analytics.api import router as analytics_router
 from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
@@ -57,12 +58,19 @@ UPLOAD_PATHS = (r"^/api/v1/certifications/[^/]+/import$", r"^/admin/import$")
 # What each role mounts (ADR 0019): the gateway is the whole API edge (REST and GraphQL);
 # a service role serves its own context's REST API; the page roles serve pages only.
 # analytics has no routes yet: it serves the health and metrics routes.
-_EDGE = (identity_router, content_router, audit_router, learning_router, community_router)
+_EDGE = (
+    identity_router,
+    content_router,
+    audit_router,
+    learning_router,
+    community_router,
+    analytics_router,
+)
 APIS: dict[Role, tuple[APIRouter, ...]] = {
     Role.all: _EDGE,
     Role.gateway: _EDGE,
     Role.content: (content_router,),
-    Role.learning: (learning_router,),
+    Role.learning: (learning_router, analytics_router),
     Role.community: (community_router,),
 }
 PAGES: dict[Role, tuple[APIRouter, ...]] = {

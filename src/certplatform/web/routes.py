@@ -13,7 +13,7 @@ from certplatform.kernel.errors import AppError, NotAuthenticated
 from certplatform.web import i18n
 from certplatform.web.security import WebMiddleware
 from certplatform.web.templating import page
-from certplatform.web.views import account, admin, community, exam, home, practice
+from certplatform.web.views import account, admin, community, exam, home, practice, progress
 
 STATIC = Path(__file__).parent / "static"
 PAGE_ROUTERS = (
@@ -23,6 +23,7 @@ PAGE_ROUTERS = (
     exam.router,
     community.router,
     admin.router,
+    progress.router,
 )
 
 
@@ -32,7 +33,14 @@ def is_page(request: Request) -> bool:
 
 
 # The pages of each web role: the learner site and the back office (each can sign in).
-LEARNER_ROUTERS = (account.router, home.router, practice.router, exam.router, community.router)
+LEARNER_ROUTERS = (
+    account.router,
+    home.router,
+    practice.router,
+    exam.router,
+    community.router,
+    progress.router,
+)
 ADMIN_ROUTERS = (account.router, admin.router)
 
 
