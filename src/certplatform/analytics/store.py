@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, case, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -209,9 +209,9 @@ async def record_attempt_graded(session: AsyncSession, graded: AttemptGraded) ->
         "previous_passed": graded.previous_passed,
     }
     stmt = _insert(session)(AttemptFact).values(values)
-    newer = AttemptFact.regraded_at.is_(None)
+    newer: ColumnElement[bool] = AttemptFact.regraded_at.is_(None)
     if graded.regraded_at is not None:
-        newer = newer | (AttemptFact.regraded_at <= graded.regraded_at)
+        newer = or_(newer, AttemptFact.regraded_at <= graded.regraded_at)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[AttemptFact.attempt_id],
