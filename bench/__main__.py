@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ("import_speed", "search_latency", "exam_load", "save_peak", "irt_calibration")
+ALL = ("import_speed", "search_latency", "exam_load", "save_peak", "irt_calibration", "dashboard")
 
 
 def main(names: list[str]) -> None:

@@ -79,7 +79,8 @@ async def test_a_regrade_that_changes_my_score_is_announced(
         assert fact is not None
         assert (fact.previous_percent, fact.previous_passed) == (before["percent"], False)
         assert fact.passed is True
-        assert fact.percent is not None and fact.percent > before["percent"]
+        assert fact.percent is not None
+        assert fact.percent > before["percent"]
         regraded = fact.percent
     home = await client.get("/", headers=me)
     assert "재채점으로" in home.text
@@ -92,7 +93,9 @@ async def test_a_regrade_that_changes_my_score_is_announced(
     handlers.subscribe(bus)
     async with db.transaction() as uow:
         rows = (
-            await uow.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == ATTEMPT_GRADED))
+            await uow.session.scalars(
+                select(OutboxEvent).where(OutboxEvent.topic == ATTEMPT_GRADED)
+            )
         ).all()
         assert len(rows) == 1
         for row in rows:
