@@ -382,7 +382,7 @@ def _study_next(
     for k in range(len(codes)):
         means[k + 1, k] += STUDY_STEP
     sds = np.repeat(sd[None], len(codes) + 1, axis=0)
-    p = what_if_pass_rates(exam, means, sds, sittings=1000, seed=seed)
+    p = what_if_pass_rates(exam, means, sds, sittings=600, seed=seed)
     gains = p[1:] - p[0]
     best = int(np.argmax(gains))
     if gains[best] <= 0:
