@@ -15,6 +15,7 @@ ALL = (
     "metrics_overhead",
     "rooms",
     "event_flow",
+    "dashboard",
 )
 
 

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from certplatform.analytics.api import router as analytics_router
+from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
 from certplatform.audit.handlers import subscribe as subscribe_audit
@@ -68,12 +70,19 @@ READY_TIMEOUT = 0.5  # seconds per backend, probed side by side
 # What each role mounts (ADR 0019): the gateway is the whole API edge (REST and GraphQL);
 # a service role serves its own context's REST API; the page roles serve pages only.
 # analytics has no routes yet: it serves the health and metrics routes.
-_EDGE = (identity_router, content_router, audit_router, learning_router, community_router)
+_EDGE = (
+    identity_router,
+    content_router,
+    audit_router,
+    learning_router,
+    community_router,
+    analytics_router,
+)
 APIS: dict[Role, tuple[APIRouter, ...]] = {
     Role.all: _EDGE,
     Role.gateway: _EDGE,
     Role.content: (content_router,),
-    Role.learning: (learning_router,),
+    Role.learning: (learning_router, analytics_router),
     Role.community: (community_router,),
 }
 # The study rooms' Socket.IO server (/socket.io/, namespace /study; ADR 0024).
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         app.state.bus = EventBus()
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
+        subscribe_analytics(app.state.bus)
         redis_url = settings.redis_url
         health = app.state.redis_health = RedisHealth(redis_url) if redis_url else None
         limiter_storage = shared_storage(redis_url, settings.redis_prefix, health)

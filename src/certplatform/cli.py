@@ -625,5 +625,21 @@ def analytics_irt(
     typer.echo(f"log-likelihood {result.loglik:.3f}, {result.iterations} iterations, {state}")
 
 
+@analytics_app.command("backfill")
+def analytics_backfill() -> None:
+    """Rebuild the analytics store (facts and rollups) from the learning tables."""
+    from certplatform.analytics.backfill import backfill
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as uow:
+            report = await backfill(uow)
+        return (
+            f"Rebuilt analytics: {report.answers} answers, {report.attempts} attempts, "
+            f"{report.practice_runs} practice runs."
+        )
+
+    typer.echo(_run(work))
+
+
 if __name__ == "__main__":
     app()

@@ -12,6 +12,7 @@ CONTEXT_MODELS = (
     "certplatform.learning.models",
     "certplatform.audit.models",
     "certplatform.community.models",
+    "certplatform.analytics.models",
 )
 
 

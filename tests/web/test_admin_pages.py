@@ -429,6 +429,7 @@ async def admin_pages(page: Page, base_url: str, db: Database) -> list[str]:
         "/admin/users",
         "/admin/audit",
         f"/admin/regrade?certification={KR}&question={question.external_id}",
+        f"/admin/items?certification={KR}",
     ]
 
 

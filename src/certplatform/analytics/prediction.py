@@ -313,3 +313,23 @@ def predict_pass_many(
         counts = simulate_counts(exam, theta, rng)
         result[start : start + chunk] = grader.passed(counts).mean(axis=1)
     return result
+
+
+def what_if_pass_rates(
+    exam: ExamModel, means: npt.ArrayLike, sds: npt.ArrayLike, *, sittings: int, seed: int
+) -> FloatArray:
+    """P(pass) of one learner under several what-if posteriors (rows of `means`/`sds`),
+    with common random numbers: every row sees the same forms, the same standard-normal
+    ability draws and the same uniforms, so differences between rows are not noise."""
+    mu = np.asarray(means, dtype=np.float64)
+    sigma = np.asarray(sds, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape != sigma.shape or mu.shape[1] != len(exam.sections):
+        raise ValueError("means and sds must both be scenarios × sections")
+    grader = _Grader(exam)
+    rates = np.empty(len(mu))
+    for k in range(len(mu)):
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((1, sittings, mu.shape[1]))
+        counts = simulate_counts(exam, mu[k] + sigma[k] * z, rng)
+        rates[k] = grader.passed(counts).mean()
+    return rates

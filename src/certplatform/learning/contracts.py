@@ -343,3 +343,67 @@ class RegradeReport(_Out):
     attempts: int
     changes: tuple[RegradeChange, ...]
     applied: bool
+
+
+# ---- events for analytics (payloads of the outbox topics below; the version is in the topic) --
+
+ANSWERS_RECORDED = "certplatform.learning.answers.recorded.v1"
+PRACTICE_STARTED = "certplatform.learning.practice.started.v1"
+ATTEMPT_STARTED = "certplatform.learning.attempt.started.v1"
+ATTEMPT_GRADED = "certplatform.learning.attempt.graded.v1"
+ATTEMPT_REGRADED = "certplatform.learning.attempt.regraded.v1"
+
+
+class AnswerRecorded(_Out):
+    """One answer as logged (practice or exam): what analytics counts."""
+
+    answer_id: str
+    user_id: str
+    certification: str
+    question_id: str
+    version_id: str
+    subject: str | None
+    context: str  # practice | exam
+    correct: bool
+    fraction: float
+    elapsed_ms: int
+    answered_at: datetime
+    # Choice ids picked (single/multiple choice); empty for other types.
+    choice_ids: tuple[str, ...] = ()
+
+
+class AnswersRecorded(_Out):
+    """The answers one action logged: one practice answer, or every answer of a submit
+    (one outbox row per submit, not one per question)."""
+
+    answers: tuple[AnswerRecorded, ...]
+
+
+class PracticeStarted(_Out):
+    session_id: str
+    user_id: str
+    certification: str
+    mode: str
+    subject: str | None
+    size: int
+    started_at: datetime
+
+
+class AttemptGraded(_Out):
+    """An attempt's score after the submit, or after a regrade (then `previous_*` are set)."""
+
+    attempt_id: str
+    user_id: str
+    certification: str
+    form_kind: str
+    form_id: str
+    form_name: str
+    started_at: datetime
+    submitted_at: datetime
+    percent: float
+    passed: bool
+    # section code → percent
+    sections: dict[str, float]
+    regraded_at: datetime | None = None
+    previous_percent: float | None = None
+    previous_passed: bool | None = None

@@ -586,3 +586,35 @@ async def studied_certifications(session: AsyncSession, user_id: str) -> set[str
     sat = select(Attempt.certification_code).where(Attempt.user_id == user_id)
     rows = await session.scalars(practised.union(answered, sat))
     return set(rows)
+
+
+# ---- the learning log, page by page (analytics backfill) ------------------------------------
+
+
+async def answer_page(session: AsyncSession, after: str, limit: int) -> Sequence[Any]:
+    """Rows, not entities: a backfill of millions must not fill the identity map."""
+    table = AnswerRecord.__table__
+    query = select(table).where(table.c.id > after).order_by(table.c.id)
+    return (await session.execute(query.limit(limit))).all()
+
+
+async def attempt_page(session: AsyncSession, after: str, limit: int) -> list[Attempt]:
+    query = select(Attempt).where(Attempt.id > after).order_by(Attempt.id)
+    return list((await session.scalars(query.limit(limit))).all())
+
+
+async def practice_page(session: AsyncSession, after: str, limit: int) -> list[PracticeSession]:
+    query = select(PracticeSession).where(PracticeSession.id > after).order_by(PracticeSession.id)
+    return list((await session.scalars(query.limit(limit))).all())
+
+
+async def due_dates(
+    session: AsyncSession, user_id: str, certification: str | None, until: datetime
+) -> list[datetime]:
+    """When each of the learner's review cards falls due, up to `until` (overdue included)."""
+    query = select(ReviewCard.due_at).where(
+        ReviewCard.user_id == user_id, ReviewCard.due_at < until
+    )
+    if certification:
+        query = query.where(ReviewCard.certification_code == certification)
+    return list((await session.scalars(query)).all())

@@ -27,6 +27,13 @@ from certplatform.kernel.zones import zone
 from certplatform.learning import display
 from certplatform.learning import repository as repo
 from certplatform.learning.contracts import (
+    ANSWERS_RECORDED,
+    ATTEMPT_GRADED,
+    ATTEMPT_REGRADED,
+    PRACTICE_STARTED,
+    AnswerRecorded,
+    AnswersRecorded,
+    AttemptGraded,
     AttemptItemView,
     AttemptResult,
     AttemptReview,
@@ -39,6 +46,7 @@ from certplatform.learning.contracts import (
     PracticeQuestion,
     PracticeSessionOut,
     PracticeStart,
+    PracticeStarted,
     PracticeSummary,
     RegradeChange,
     RegradeReport,
@@ -205,15 +213,18 @@ async def _record_answer(
     notes: dict[str, WrongNote] | None = None,
     response: Response | None = None,
     practice: tuple[str, int] | None = None,
+    log: list[AnswerRecorded] | None = None,
 ) -> Literal["added", "kept", "cleared", "none"]:
     """Log the answer and keep the wrong-answer note in step with it. `notes`, when given,
     holds the learner's notes for the questions being recorded, loaded in advance (a
     question missing from it has no note); new notes are added to it. `response` and
     `practice` (run id, position) are kept with the record for the run's summary and
-    the note."""
+    the note. The record is appended to `log` for the analytics event."""
     correct = fraction >= 1.0
+    answer_id = new_id()
     uow.session.add(
         AnswerRecord(
+            id=answer_id,
             user_id=user_id,
             certification_code=certification,
             question_id=version.question_id,
@@ -229,6 +240,23 @@ async def _record_answer(
             position=practice[1] if practice else None,
         )
     )
+    if log is not None:
+        log.append(
+            AnswerRecorded(
+                answer_id=answer_id,
+                user_id=user_id,
+                certification=certification,
+                question_id=version.question_id,
+                version_id=version.id,
+                subject=subject,
+                context=context,
+                correct=correct,
+                fraction=fraction,
+                elapsed_ms=elapsed_ms,
+                answered_at=now,
+                choice_ids=response.choice_ids if response is not None else (),
+            )
+        )
     if notes is None:
         note = await uow.session.get(WrongNote, (user_id, version.question_id))
     else:
@@ -470,6 +498,19 @@ async def start_practice(
     )
     uow.session.add(row)
     await uow.session.flush()
+    record_event(
+        uow.session,
+        PRACTICE_STARTED,
+        PracticeStarted(
+            session_id=row.id,
+            user_id=user,
+            certification=row.certification_code,
+            mode=row.mode,
+            subject=row.subject_code,
+            size=len(ids),
+            started_at=row.created_at,
+        ).model_dump(mode="json"),
+    )
     return _session_out(row)
 
 
@@ -549,12 +590,14 @@ async def answer_practice(
     response = _internal(version.content, order, answer)
     fraction = score(version.content, response)
     now = utcnow()
+    question = (await content.get_questions(uow, [qid]))[0]
+    log: list[AnswerRecorded] = []
     note = await _record_answer(
         uow,
         user_id=principal.user_id,
         certification=row.certification_code,
         version=version,
-        subject=None,
+        subject=question.subject_code,
         context="practice",
         fraction=fraction,
         elapsed_ms=elapsed_ms,
@@ -562,6 +605,10 @@ async def answer_practice(
         now=now,
         response=response,
         practice=(row.id, position),
+        log=log,
+    )
+    record_event(
+        uow.session, ANSWERS_RECORDED, AnswersRecorded(answers=tuple(log)).model_dump(mode="json")
     )
     due = await _review(
         uow, principal.user_id, row.certification_code, qid, fraction >= 1.0, elapsed_ms, now
@@ -846,6 +893,9 @@ async def start_attempt(
             "user_id": principal.user_id,
             "certification": certification,
             "form": name,
+            "form_kind": attempt.form_kind,
+            "form_id": form_id,
+            "started_at": now.isoformat(),
             "deadline_at": attempt.deadline_at.isoformat(),
         },
     )
@@ -1166,6 +1216,7 @@ async def submit_attempt(
             attempt.user_id,
             [versions[i.version_id].question_id for i in items if i.response is not None],
         )
+        log: list[AnswerRecorded] = []
         for item, fraction in zip(items, fractions, strict=True):
             if item.response is not None:
                 await _record_answer(
@@ -1180,6 +1231,8 @@ async def submit_attempt(
                     clear_after=clear_after,
                     now=now,
                     notes=notes,
+                    response=_response(item.response),
+                    log=log,
                 )
         await uow.session.flush()
         record_event(
@@ -1194,11 +1247,41 @@ async def submit_attempt(
                 "unanswered": blank,
             },
         )
+        if log:
+            record_event(
+                uow.session,
+                ANSWERS_RECORDED,
+                AnswersRecorded(answers=tuple(log)).model_dump(mode="json"),
+            )
+        record_event(uow.session, ATTEMPT_GRADED, _graded_event(attempt).model_dump(mode="json"))
         GRADING.observe(time.perf_counter() - grading_started)
         ATTEMPTS_SUBMITTED.labels(by).inc()
     else:
         await uow.session.refresh(attempt)
     return _attempt_result(attempt)
+
+
+def _graded_event(attempt: Attempt) -> AttemptGraded:
+    """The attempt's current score as an analytics event (after a submit or a regrade)."""
+    result = attempt.result or {}
+    regrade = result.get("regrade")
+    assert attempt.submitted_at is not None
+    return AttemptGraded(
+        attempt_id=attempt.id,
+        user_id=attempt.user_id,
+        certification=attempt.certification_code,
+        form_kind=attempt.form_kind,
+        form_id=attempt.form_id,
+        form_name=attempt.form_name,
+        started_at=attempt.started_at,
+        submitted_at=attempt.submitted_at,
+        percent=float(result.get("percent", 0.0)),
+        passed=bool(result.get("passed", False)),
+        sections={s["code"]: float(s["percent"]) for s in result.get("sections", [])},
+        regraded_at=attempt.regraded_at,
+        previous_percent=regrade["previous_percent"] if regrade else None,
+        previous_passed=regrade["previous_passed"] if regrade else None,
+    )
 
 
 def _attempt_result(attempt: Attempt) -> AttemptResult:
@@ -1356,6 +1439,9 @@ async def regrade(
             attempt.passed = exam.passed
             attempt.score_percent = exam.percent
             attempt.regraded_at = now
+            record_event(
+                uow.session, ATTEMPT_REGRADED, _graded_event(attempt).model_dump(mode="json")
+            )
     if apply:
         await uow.session.flush()
         record_event(

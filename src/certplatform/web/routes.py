@@ -21,6 +21,7 @@ from certplatform.web.views import (
     home,
     library,
     practice,
+    progress,
     recovery,
     rooms,
 )
@@ -36,6 +37,7 @@ PAGE_ROUTERS = (
     admin.router,
     library.router,
     recovery.router,
+    progress.router,
 )
 
 
@@ -54,6 +56,7 @@ LEARNER_ROUTERS = (
     library.router,
     recovery.router,
     rooms.router,
+    progress.router,
 )
 ADMIN_ROUTERS = (account.router, admin.router, recovery.router)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from certplatform.kernel.zones import DEFAULT_ZONE, known_zone, zone
-from certplatform.web import i18n
+from certplatform.web import charts, i18n
 from certplatform.web.markdown import render as render_markdown
 
 ZONE_COOKIE = "tz"  # the browser's own zone, set by static/js/zone.js
@@ -59,6 +59,8 @@ env.filters["markdown"] = render_markdown
 env.filters["when"] = _when
 env.filters["day"] = _day
 env.filters["number"] = _number
+env.globals["bar_chart"] = charts.bars
+env.globals["line_chart"] = charts.line
 
 
 def csrf_token(request: Request) -> str:

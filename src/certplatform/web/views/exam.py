@@ -18,6 +18,7 @@ from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from certplatform.analytics import dashboard as analytics_board
 from certplatform.content import service as content
 from certplatform.content.contracts import QuestionType
 from certplatform.kernel.auth import Principal, Requirement, signed_in
@@ -458,11 +459,13 @@ def _number(value: float) -> str:
 
 @router.get("/exam/{attempt_id}/result", response_class=HTMLResponse)
 async def result_page(request: Request, attempt_id: str, uow: UoW, principal: Exam) -> Response:
+    user = signed_in(principal)
     try:
-        result = await learning.attempt_result(uow, signed_in(principal), attempt_id)
+        result = await learning.attempt_result(uow, user, attempt_id)
     except Conflict:
         return redirect(f"/exam/{attempt_id}")  # still open: back to the exam
     context = {
+        "regrades": await analytics_board.regrade_notices(uow, user.user_id, attempt_id),
         "result": result,
         "headline": _headline(result),
         "chart": _chart(result),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 from starlette.requests import Request
 
+from certplatform.analytics import dashboard as analytics_board
 from certplatform.community import service as community
 from certplatform.content import service as content
 from certplatform.kernel.auth import Principal, Requirement
@@ -52,6 +53,7 @@ async def home(request: Request, uow: UoW, principal: Catalog) -> HTMLResponse:
             "exam_dates": settings.exam_dates,
             "next_step": next_step,
             "notices": await community.notices(uow, user, limit=5),
+            "regrades": await analytics_board.regrade_notices(uow, user.user_id),
             "new": new,
         },
     )

@@ -1,0 +1,390 @@
+"""The learner's dashboard: read from the analytics store, the learning service (exam
+date, due reviews, review load) and the content service (bank, blueprint)."""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import numpy as np
+from sqlalchemy import func, select
+
+from certplatform.analytics.ability import Ability, ability
+from certplatform.analytics.contracts import (
+    Dashboard,
+    DayCount,
+    PassChance,
+    RegradeNotice,
+    ScorePoint,
+    SubjectProgress,
+    SubjectRiskOut,
+    SubjectWeek,
+)
+from certplatform.analytics.irt import ItemParameters
+from certplatform.analytics.models import AnswerFact, AttemptFact, ItemStats, LearnerDay
+from certplatform.analytics.prediction import (
+    ExamModel,
+    SectionPool,
+    predict_pass,
+    what_if_pass_rates,
+)
+from certplatform.analytics.store import STUDY_ZONE
+from certplatform.content import service as content
+from certplatform.content.contracts import BlueprintOut, PoolEntry
+from certplatform.kernel.auth import Principal
+from certplatform.kernel.db import UnitOfWork, utcnow
+from certplatform.learning import history
+from certplatform.learning import service as learning
+
+DAILY_GOAL = 20  # answers a day; the number Korean 기출 apps commonly suggest
+WEEKS = 8
+FORECAST_DAYS = 30
+# How far one subject's ability moves for the same study time, in the "what next" what-if.
+STUDY_STEP = 0.3
+REGRADE_NOTICE_DAYS = 30
+
+
+def study_today() -> date:
+    return utcnow().astimezone(STUDY_ZONE).date()
+
+
+async def my_certification(uow: UnitOfWork, principal: Principal) -> str | None:
+    """The certification a dashboard opens on: the nearest exam date, else the last studied."""
+    settings = await learning.get_settings(uow, principal)
+    today = study_today()
+    upcoming = sorted((d, c) for c, d in settings.exam_dates.items() if d >= today)
+    if upcoming:
+        return upcoming[0][1]
+    last = await uow.session.scalar(
+        select(LearnerDay.certification)
+        .where(LearnerDay.user_id == principal.user_id)
+        .order_by(LearnerDay.day.desc())
+        .limit(1)
+    )
+    if last:
+        return last
+    studied = sorted(await learning.studied_certifications(uow, principal))
+    return studied[0] if studied else None
+
+
+async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -> Dashboard:
+    detail = await content.certification_detail(uow, certification)  # 404 when unknown
+    user, session, today = principal.user_id, uow.session, study_today()
+    settings = await learning.get_settings(uow, principal)
+    exam_date = settings.exam_dates.get(certification)
+
+    daily_rows = await session.execute(
+        select(LearnerDay.day, func.sum(LearnerDay.answered))
+        .where(
+            LearnerDay.user_id == user,
+            LearnerDay.certification == certification,
+            LearnerDay.day > today - timedelta(days=14),
+        )
+        .group_by(LearnerDay.day)
+    )
+    per_day = {d: int(n) for d, n in daily_rows.all()}
+    daily = tuple(
+        DayCount(day=today - timedelta(days=k), count=per_day.get(today - timedelta(days=k), 0))
+        for k in range(13, -1, -1)
+    )
+
+    names = {s.code: s.name for s in detail.subjects}
+    pool = await content.practice_pool(uow, certification)
+    seen = await session.scalar(
+        select(func.count(func.distinct(AnswerFact.question_id))).where(
+            AnswerFact.user_id == user, AnswerFact.certification == certification
+        )
+    )
+    forecast = await history.review_forecast(
+        uow, principal, certification, FORECAST_DAYS, STUDY_ZONE
+    )
+    blueprints = await content.blueprints(uow, certification)
+    return Dashboard(
+        certification=certification,
+        certification_name=detail.name,
+        today=today,
+        exam_date=exam_date,
+        days_to_exam=(exam_date - today).days if exam_date else None,
+        due_today=forecast[0][1] if forecast else 0,
+        streak_days=await streak(uow, user, today),
+        daily_goal=DAILY_GOAL,
+        answered_today=per_day.get(today, 0),
+        daily=daily,
+        scores=await scores(uow, user, certification),
+        subjects=await subjects(uow, user, certification, names, today),
+        seen=int(seen or 0),
+        bank_size=len(pool),
+        forecast=tuple(DayCount(day=d, count=n) for d, n in forecast),
+        pass_chance=(
+            await pass_chance(uow, user, blueprints[0], pool, names) if blueprints else None
+        ),
+        regrades=await regrade_notices(uow, user),
+    )
+
+
+async def streak(uow: UnitOfWork, user_id: str, today: date) -> int:
+    """Days in a row with at least one answer, ending today (or yesterday: today is not
+    over yet)."""
+    days = set(
+        (
+            await uow.session.scalars(
+                select(LearnerDay.day)
+                .where(LearnerDay.user_id == user_id, LearnerDay.day > today - timedelta(days=400))
+                .distinct()
+            )
+        ).all()
+    )
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+async def scores(uow: UnitOfWork, user_id: str, certification: str) -> tuple[ScorePoint, ...]:
+    rows = (
+        await uow.session.scalars(
+            select(AttemptFact)
+            .where(
+                AttemptFact.user_id == user_id,
+                AttemptFact.certification == certification,
+                AttemptFact.submitted_at.is_not(None),
+            )
+            .order_by(AttemptFact.submitted_at.desc())
+            .limit(20)
+        )
+    ).all()
+    return tuple(
+        ScorePoint(
+            attempt_id=a.attempt_id,
+            form_name=a.form_name,
+            submitted_at=a.submitted_at,
+            percent=a.percent or 0.0,
+            passed=bool(a.passed),
+        )
+        for a in reversed(rows)
+        if a.submitted_at is not None
+    )
+
+
+async def subjects(
+    uow: UnitOfWork, user_id: str, certification: str, names: dict[str, str], today: date
+) -> tuple[SubjectProgress, ...]:
+    first_week = today - timedelta(days=today.weekday()) - timedelta(weeks=WEEKS - 1)
+    rows = await uow.session.execute(
+        select(
+            LearnerDay.subject,
+            LearnerDay.day,
+            LearnerDay.answered,
+            LearnerDay.correct,
+            LearnerDay.elapsed_ms,
+        ).where(LearnerDay.user_id == user_id, LearnerDay.certification == certification)
+    )
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    weeks: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for subject, day, n, right, ms in rows.all():
+        totals[subject][0] += n
+        totals[subject][1] += right
+        totals[subject][2] += ms
+        if day >= first_week:
+            monday = day - timedelta(days=day.weekday())
+            w = weeks[(subject, monday)]
+            w[0] += n
+            w[1] += right
+            w[2] += ms
+    codes = list(names) + sorted(c for c in totals if c not in names)
+    out = []
+    for code in codes:
+        n, right, ms = totals.get(code, [0, 0, 0])
+        out.append(
+            SubjectProgress(
+                code=code,
+                name=names.get(code) or code or "—",
+                answered=n,
+                accuracy=right / n if n else None,
+                mean_seconds=ms / n / 1000 if n else None,
+                weeks=tuple(
+                    SubjectWeek(
+                        week=first_week + timedelta(weeks=k),
+                        answered=weeks[(code, first_week + timedelta(weeks=k))][0],
+                        correct=weeks[(code, first_week + timedelta(weeks=k))][1],
+                        seconds=weeks[(code, first_week + timedelta(weeks=k))][2] / 1000,
+                    )
+                    for k in range(WEEKS)
+                ),
+            )
+        )
+    return tuple(out)
+
+
+async def regrade_notices(
+    uow: UnitOfWork, user_id: str, attempt_id: str | None = None
+) -> tuple[RegradeNotice, ...]:
+    """Recent regrades that changed one of my scores or results."""
+    query = select(AttemptFact).where(
+        AttemptFact.user_id == user_id,
+        AttemptFact.regraded_at.is_not(None),
+        (AttemptFact.previous_percent != AttemptFact.percent)
+        | (AttemptFact.previous_passed != AttemptFact.passed),
+    )
+    if attempt_id is not None:
+        query = query.where(AttemptFact.attempt_id == attempt_id)
+    else:
+        query = query.where(
+            AttemptFact.regraded_at > utcnow() - timedelta(days=REGRADE_NOTICE_DAYS)
+        )
+    rows = (await uow.session.scalars(query.order_by(AttemptFact.regraded_at.desc()))).all()
+    return tuple(
+        RegradeNotice(
+            attempt_id=a.attempt_id,
+            form_name=a.form_name,
+            previous_percent=a.previous_percent or 0.0,
+            percent=a.percent or 0.0,
+            previous_passed=bool(a.previous_passed),
+            passed=bool(a.passed),
+            regraded_at=a.regraded_at,
+        )
+        for a in rows
+        if a.regraded_at is not None
+    )
+
+
+# ---- chance of passing ---------------------------------------------------------------------
+
+
+def _members(blueprint: BlueprintOut, pool: Sequence[PoolEntry]) -> list[list[PoolEntry]]:
+    out = []
+    for s in blueprint.sections:
+        topics = set(s.topic_codes)
+        out.append(
+            [
+                e
+                for e in pool
+                if (not s.subject_code or e.subject_code == s.subject_code)
+                and (not topics or e.topic_code in topics)
+            ]
+        )
+    return out
+
+
+async def pass_chance(
+    uow: UnitOfWork,
+    user_id: str,
+    blueprint: BlueprintOut,
+    pool: Sequence[PoolEntry],
+    names: dict[str, str],
+) -> PassChance | None:
+    """P(pass) on the certification's first blueprint, or None when its pools cannot be
+    drawn (too few published questions)."""
+    ids = [e.question_id for e in pool]
+    stats = (
+        {
+            q: (n, right)
+            for q, n, right in (
+                await uow.session.execute(
+                    select(ItemStats.question_id, ItemStats.attempts, ItemStats.correct).where(
+                        ItemStats.question_id.in_(ids)
+                    )
+                )
+            ).all()
+        }
+        if ids
+        else {}
+    )
+    # My latest answer to each question counts once.
+    mine: dict[str, bool] = {}
+    for q, right in (
+        await uow.session.execute(
+            select(AnswerFact.question_id, AnswerFact.correct)
+            .where(
+                AnswerFact.user_id == user_id,
+                AnswerFact.certification == blueprint.certification_code,
+            )
+            .order_by(AnswerFact.answered_at)
+        )
+    ).all():
+        mine[q] = right
+    sections, posteriors = [], {}
+    for spec, members in zip(blueprint.sections, _members(blueprint, pool), strict=True):
+        items = _provisional_items([e.question_id for e in members], stats)
+        topics = [e.topic_code or "" for e in members] if spec.draw == "one_per_topic" else None
+        try:
+            sections.append(SectionPool.from_spec(spec, items, topics))
+        except ValueError:
+            return None
+        answered = [i for i, e in enumerate(members) if e.question_id in mine]
+        posteriors[spec.code] = ability(
+            items, answered, [mine[members[i].question_id] for i in answered]
+        )
+    exam = ExamModel(tuple(sections), blueprint.pass_rule)
+    seed = zlib.crc32(user_id.encode())  # the same figures on every reload
+    try:
+        prediction = predict_pass(exam, posteriors, draws=200, sittings_per_draw=10, seed=seed)
+    except ValueError:
+        return None
+    best, gain = _study_next(exam, posteriors, seed)
+    section_names = {s.code: s.name for s in blueprint.sections}
+
+    def label(code: str) -> str:
+        spec = next(s for s in blueprint.sections if s.code == code)
+        return names.get(spec.subject_code or "", section_names[code])
+
+    return PassChance(
+        blueprint=blueprint.name,
+        p_pass=prediction.p_pass,
+        low=prediction.low,
+        high=prediction.high,
+        most_at_risk=prediction.most_at_risk,
+        most_at_risk_name=label(prediction.most_at_risk),
+        too_little_data=prediction.too_little_data,
+        thin_subjects=tuple(label(c) for c in prediction.thin_sections),
+        subjects=tuple(
+            SubjectRiskOut(
+                code=r.code,
+                name=label(r.code),
+                expected_percent=r.expected_percent,
+                p_below_floor=r.p_below_floor,
+                answered=posteriors[r.code].answered,
+            )
+            for r in prediction.sections
+        ),
+        provisional_items=True,
+        study_next=_subject_of(blueprint, best) if best else None,
+        study_next_name=label(best) if best else None,
+        study_next_gain=gain,
+    )
+
+
+def _subject_of(blueprint: BlueprintOut, section: str) -> str:
+    spec = next(s for s in blueprint.sections if s.code == section)
+    return spec.subject_code or ""
+
+
+def _provisional_items(ids: Sequence[str], stats: dict[str, tuple[int, int]]) -> ItemParameters:
+    """Until a calibration is stored: a = 1 and b from the item's smoothed answer rate
+    (P(θ = 0) = rate), which puts hard items high and easy ones low."""
+    rates = np.array([(stats.get(q, (0, 0))[1] + 1) / (stats.get(q, (0, 0))[0] + 2) for q in ids])
+    b = -np.log(rates / (1 - rates))
+    return ItemParameters(tuple(ids), np.ones(len(ids)), b)
+
+
+def _study_next(
+    exam: ExamModel, posteriors: dict[str, Ability], seed: int
+) -> tuple[str | None, float | None]:
+    """The section whose ability, moved by the same study step, raises P(pass) most."""
+    codes = [s.code for s in exam.sections]
+    mean = np.array([posteriors[c].mean for c in codes])
+    sd = np.array([posteriors[c].sd for c in codes])
+    means = np.repeat(mean[None], len(codes) + 1, axis=0)
+    for k in range(len(codes)):
+        means[k + 1, k] += STUDY_STEP
+    sds = np.repeat(sd[None], len(codes) + 1, axis=0)
+    p = what_if_pass_rates(exam, means, sds, sittings=600, seed=seed)
+    gains = p[1:] - p[0]
+    best = int(np.argmax(gains))
+    if gains[best] <= 0:
+        return None, None
+    return codes[best], float(gains[best])
