@@ -7,14 +7,16 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from taskiq.kicker import AsyncKicker
 
 from certplatform.app import relay_events
+from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import measure_backlog, record_event
 from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY
-from certplatform.learning.tasks import sweep_deadlines_task
+from certplatform.learning.tasks import SWEEP_JOB
 from tests.support.accounts import bearer
 from tests.support.exams import blueprint_id, keys_of, load, save
 
@@ -93,7 +95,8 @@ async def test_the_outbox_backlog_and_lag_are_measured(app: FastAPI, db: Databas
 async def test_a_job_run_is_timed(db: Database) -> None:
     labels = {"task": "learning.sweep_deadlines", "outcome": "ok"}
     before = value("job_duration_seconds_count", **labels)
-    task = await sweep_deadlines_task.kiq(60.0)
+    kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=SWEEP_JOB, broker=jobs.broker, labels={})
+    task = await kicker.kiq(key="sweep-timed", grace_seconds=60.0)
     result = await task.wait_result(timeout=30)
     assert not result.is_err, result.error
     assert value("job_duration_seconds_count", **labels) == before + 1
