@@ -1,0 +1,421 @@
+"""Questions and their versions: create, edit, publish, find, read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, update
+
+from certplatform.content import repository as repo
+from certplatform.content import search
+from certplatform.content.attachments import _check_media, _store_media
+from certplatform.content.catalog import _certification, _Tree
+from certplatform.content.contracts import (
+    PoolEntry,
+    QuestionContent,
+    QuestionDraft,
+    QuestionOut,
+    QuestionStatus,
+    VersionOut,
+)
+from certplatform.content.models import (
+    Question,
+    QuestionVersion,
+)
+from certplatform.kernel.auth import Principal
+from certplatform.kernel.db import UnitOfWork, new_id, utcnow
+from certplatform.kernel.errors import Conflict, Invalid, NotFound
+from certplatform.kernel.events import record_event
+from certplatform.kernel.storage import LocalStorage
+
+TRANSITIONS: dict[QuestionStatus, frozenset[QuestionStatus]] = {
+    QuestionStatus.DRAFT: frozenset({QuestionStatus.REVIEW, QuestionStatus.RETIRED}),
+    QuestionStatus.REVIEW: frozenset({QuestionStatus.DRAFT, QuestionStatus.PUBLISHED}),
+    QuestionStatus.PUBLISHED: frozenset({QuestionStatus.RETIRED, QuestionStatus.REVIEW}),
+    QuestionStatus.RETIRED: frozenset({QuestionStatus.DRAFT, QuestionStatus.PUBLISHED}),
+}
+
+
+# ---- questions -------------------------------------------------------------------------
+
+
+def search_text(content: QuestionContent) -> str:
+    parts = [content.stem, content.explanation]
+    parts += [c.text for c in content.choices]
+    parts += [a.text for a in content.accepted_answers]
+    parts += [f"{p.left} {p.right}" for p in content.pairs]
+    return "\n".join(parts)
+
+
+def _version_row(
+    question_id: str,
+    number: int,
+    draft: QuestionDraft,
+    author_id: str | None,
+    note: str,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "question_id": question_id,
+        "number": number,
+        "type": draft.content.type.value,
+        "content": draft.content.model_dump(mode="json"),
+        "title": draft.title,
+        "tags": list(dict.fromkeys(draft.tags)),
+        "law_refs": [r.model_dump() for r in draft.law_refs],
+        "source": draft.source,
+        "fingerprint": fingerprint or draft.fingerprint(),
+        "author_id": author_id,
+        "note": note,
+        "created_at": utcnow(),
+    }
+
+
+async def _add_version(
+    uow: UnitOfWork,
+    tree: _Tree,
+    question_id: str,
+    current: int,
+    draft: QuestionDraft,
+    author: str | None,
+    note: str,
+) -> int:
+    """Add version `current + 1`; returns its number.
+
+    The UPDATE carries `current_version = current`, so of two concurrent edits of the
+    same version one wins and the other is refused (no duplicate version number)."""
+    subject_id, topic_id = tree.place(uow, draft)
+    await uow.session.flush()
+    version = _version_row(question_id, current + 1, draft, author, note)
+    values: dict[str, Any] = {
+        "current_version": current + 1,
+        "fingerprint": version["fingerprint"],
+        "updated_at": utcnow(),
+    }
+    if draft.subject:
+        values |= {"subject_id": subject_id, "topic_id": topic_id}
+    moved = await uow.session.execute(
+        update(Question)
+        .where(Question.id == question_id, Question.current_version == current)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"The question changed meanwhile (version {current} is no longer the newest); "
+            "reload and edit again."
+        )
+    await uow.session.execute(insert(QuestionVersion), [version])
+    await repo.replace_tags(uow.session, question_id, version["tags"])
+    await search.replace_documents(uow.session, [(question_id, search_text(draft.content))])
+    return current + 1
+
+
+async def create_question(
+    uow: UnitOfWork,
+    storage: LocalStorage,
+    certification_code: str,
+    draft: QuestionDraft,
+    actor: Principal | None,
+) -> QuestionOut:
+    """Add one question as a draft."""
+    _check_media(draft)
+    cert = await _certification(uow, certification_code)
+    if draft.external_id and any(
+        ext == draft.external_id for _, ext, *_ in await repo.question_index(uow.session, cert.id)
+    ):
+        raise Conflict(f"Question id {draft.external_id} already exists in {certification_code}.")
+    tree = await _Tree.load(uow, cert.id)
+    subject_id, topic_id = tree.place(uow, draft)
+    await uow.session.flush()
+    qid = new_id()
+    version = _version_row(qid, 1, draft, actor.user_id if actor else None, "created")
+    now = utcnow()
+    uow.session.add(
+        Question(
+            id=qid,
+            certification_id=cert.id,
+            subject_id=subject_id,
+            topic_id=topic_id,
+            external_id=draft.external_id,
+            status=QuestionStatus.DRAFT.value,
+            current_version=1,
+            fingerprint=version["fingerprint"],
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await uow.session.flush()
+    await uow.session.execute(insert(QuestionVersion), [version])
+    await repo.replace_tags(uow.session, qid, version["tags"])
+    await search.insert_documents(uow.session, [(qid, search_text(draft.content))])
+    if draft.media:
+        existing = await repo.media_by_name(uow.session, cert.id, [m.filename for m in draft.media])
+        _store_media(uow, storage, cert.id, draft.media, existing)
+    return await get_question(uow, qid)
+
+
+async def edit_question(
+    uow: UnitOfWork,
+    storage: LocalStorage,
+    question_id: str,
+    draft: QuestionDraft,
+    actor: Principal | None,
+    *,
+    note: str = "",
+    expected_version: int | None = None,
+) -> QuestionOut:
+    """Save an edit as a new version; an edit that changes nothing adds no version.
+
+    `expected_version` guards against overwriting someone else's newer edit.
+    """
+    _check_media(draft)
+    question = await repo.question(uow.session, question_id)
+    if question is None:
+        raise NotFound("No such question.")
+    if expected_version is not None and expected_version != question.current_version:
+        raise Conflict(
+            f"The question changed meanwhile (now version {question.current_version}, "
+            f"you edited version {expected_version}); reload and edit again."
+        )
+    if draft.fingerprint() != question.fingerprint:
+        tree = await _Tree.load(uow, question.certification_id)
+        number = await _add_version(
+            uow,
+            tree,
+            question.id,
+            question.current_version,
+            draft,
+            actor.user_id if actor else None,
+            note or "edited",
+        )
+        if draft.media:
+            existing = await repo.media_by_name(
+                uow.session, question.certification_id, [m.filename for m in draft.media]
+            )
+            _store_media(uow, storage, question.certification_id, draft.media, existing)
+        record_event(
+            uow.session,
+            "certplatform.content.question.versioned.v1",
+            {
+                "question_id": question.id,
+                "version": number,
+                "actor": actor.user_id if actor else None,
+            },
+        )
+    uow.session.expire_all()
+    return await get_question(uow, question_id)
+
+
+async def set_status(
+    uow: UnitOfWork, question_ids: Sequence[str], status: QuestionStatus, actor: Principal | None
+) -> list[QuestionOut]:
+    """Move questions along draft → review → published → retired (all or none)."""
+    questions = []
+    for qid in dict.fromkeys(question_ids):
+        question = await repo.question(uow.session, qid)
+        if question is None:
+            raise NotFound(f"No question {qid}.")
+        current = QuestionStatus(question.status)
+        if status != current and status not in TRANSITIONS[current]:
+            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
+            raise Conflict(
+                f"Question {question.external_id or qid} is {current.value}; "
+                f"it can move to {allowed}, not {status.value}."
+            )
+        questions.append(question)
+    for question in questions:
+        if question.status == status.value:
+            continue
+        previous, question.status = question.status, status.value
+        question.updated_at = utcnow()
+        record_event(
+            uow.session,
+            f"certplatform.content.question.{status.value}.v1",
+            {
+                "question_id": question.id,
+                "from": previous,
+                "version": question.current_version,
+                "actor": actor.user_id if actor else None,
+            },
+        )
+    await uow.session.flush()
+    return [await get_question(uow, q.id) for q in questions]
+
+
+async def _question_outs(uow: UnitOfWork, ids: Sequence[str]) -> list[QuestionOut]:
+    pairs = await repo.current_versions(uow.session, ids)
+    if not pairs:
+        return []
+    cert_codes = {c.id: c.code for c in await repo.certifications(uow.session)}
+    subject_codes: dict[str, str] = {}
+    topic_codes: dict[str, str] = {}
+    for cert_id in {q.certification_id for q, _ in pairs}:
+        subjects = await repo.subjects_of(uow.session, cert_id)
+        subject_codes |= {s.id: s.code for s in subjects}
+        topic_codes |= {
+            t.id: t.code for t in await repo.topics_of(uow.session, [s.id for s in subjects])
+        }
+    by_id = {
+        q.id: QuestionOut(
+            id=q.id,
+            certification_code=cert_codes[q.certification_id],
+            external_id=q.external_id,
+            subject_code=subject_codes.get(q.subject_id or ""),
+            topic_code=topic_codes.get(q.topic_id or ""),
+            status=QuestionStatus(q.status),
+            version=VersionOut.model_validate(v),
+            updated_at=q.updated_at,
+        )
+        for q, v in pairs
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def get_question(uow: UnitOfWork, question_id: str) -> QuestionOut:
+    found = await _question_outs(uow, [question_id])
+    if not found:
+        raise NotFound("No such question.")
+    return found[0]
+
+
+async def question_versions(uow: UnitOfWork, question_id: str) -> list[VersionOut]:
+    if await repo.question(uow.session, question_id) is None:
+        raise NotFound("No such question.")
+    return [VersionOut.model_validate(v) for v in await repo.versions_of(uow.session, question_id)]
+
+
+async def question_version(uow: UnitOfWork, question_id: str, number: int) -> VersionOut:
+    found = await repo.version(uow.session, question_id, number)
+    if found is None:
+        raise NotFound(f"The question has no version {number}.")
+    return VersionOut.model_validate(found)
+
+
+async def versions_by_id(uow: UnitOfWork, version_ids: Sequence[str]) -> dict[str, VersionOut]:
+    """Exact versions by id (what an attempt froze)."""
+    rows = await repo.versions_by_id(uow.session, version_ids)
+    return {v.id: VersionOut.model_validate(v) for v in rows}
+
+
+async def find_questions(
+    uow: UnitOfWork,
+    *,
+    query: str | None = None,
+    certification_code: str | None = None,
+    subject_code: str | None = None,
+    topic_code: str | None = None,
+    tag: str | None = None,
+    status: QuestionStatus | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[QuestionOut]:
+    """Questions matching the filters; with `query`, full-text ranked best first."""
+    f = await _filter(uow, certification_code, subject_code, topic_code, tag, status)
+    if f is None:
+        return []
+    if query and query.strip():
+        ids = await repo.search_question_ids(uow.session, query, f, limit=limit, offset=offset)
+    else:
+        ids = await repo.list_question_ids(uow.session, f, limit=limit, offset=offset)
+    return await _question_outs(uow, ids)
+
+
+async def _filter(
+    uow: UnitOfWork,
+    certification_code: str | None,
+    subject_code: str | None,
+    topic_code: str | None,
+    tag: str | None,
+    status: QuestionStatus | None,
+) -> repo.QuestionFilter | None:
+    cert_id = subject_id = topic_id = None
+    if certification_code:
+        cert = await _certification(uow, certification_code)
+        cert_id = cert.id
+        if subject_code:
+            tree = await _Tree.load(uow, cert.id)
+            subject = tree.subjects.get(subject_code)
+            if subject is None:
+                raise NotFound(f"{certification_code} has no subject '{subject_code}'.")
+            subject_id = subject.id
+            if topic_code:
+                topic = tree.topics.get((subject_code, topic_code))
+                if topic is None:
+                    raise NotFound(f"Subject {subject_code} has no topic '{topic_code}'.")
+                topic_id = topic.id
+    elif subject_code or topic_code:
+        raise Invalid("Filtering by subject or topic needs the certification too.")
+    return repo.QuestionFilter(
+        certification_id=cert_id,
+        subject_id=subject_id,
+        topic_id=topic_id,
+        tag=tag,
+        status=status.value if status else None,
+    )
+
+
+async def practice_pool(
+    uow: UnitOfWork,
+    certification_code: str,
+    subject_code: str | None = None,
+    topic_code: str | None = None,
+) -> list[PoolEntry]:
+    """Published questions of a certification (optionally one subject/topic), in code order."""
+    cert = await _certification(uow, certification_code)
+    rows = await repo.published_pool(uow.session, cert.id, with_external_id=True)
+    return sorted(
+        (
+            PoolEntry(question_id=qid, external_id=ext, subject_code=subj, topic_code=topic)
+            for qid, subj, topic, ext in rows
+            if (not subject_code or subj == subject_code)
+            and (not topic_code or topic == topic_code)
+        ),
+        key=lambda e: (e.external_id or "", e.question_id),
+    )
+
+
+async def current_version_ids(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]:
+    """The id of each question's current version, by question id (versions are immutable,
+    so a caller may keep their contents)."""
+    return await repo.current_version_ids(uow.session, question_ids)
+
+
+async def current_versions(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, VersionOut]:
+    """The current version of each question, by question id."""
+    pairs = await repo.current_versions(uow.session, question_ids)
+    return {q.id: VersionOut.model_validate(v) for q, v in pairs}
+
+
+def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:
+    """Validate an editor/API payload into a draft, with a readable error."""
+    try:
+        return QuestionDraft.model_validate({**data, "location": location})
+    except ValidationError as exc:
+        raise Invalid(
+            "The question is not valid: "
+            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+        ) from exc
+
+
+async def get_questions(uow: UnitOfWork, question_ids: Sequence[str]) -> list[QuestionOut]:
+    """The questions with these ids (unknown ids are left out), in the order asked."""
+    return await _question_outs(uow, question_ids)
+
+
+async def questions_by_external_id(
+    uow: UnitOfWork, certification_code: str, external_ids: Sequence[str]
+) -> dict[str, QuestionOut]:
+    """The certification's questions with these external ids, by external id."""
+    cert = await _certification(uow, certification_code)
+    wanted = set(external_ids)
+    ids = {
+        ext: qid
+        for qid, ext, *_ in await repo.question_index(uow.session, cert.id)
+        if ext is not None and ext in wanted
+    }
+    by_id = {q.id: q for q in await _question_outs(uow, list(ids.values()))}
+    return {ext: by_id[qid] for ext, qid in ids.items() if qid in by_id}
