@@ -242,10 +242,17 @@ async def question_version(
 @router.post("/questions/status", response_model=list[QuestionOut])
 async def change_status(
     body: StatusChange,
+    request: Request,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("question", "publish"))],
 ) -> list[QuestionOut]:
-    return await service.set_status(uow, body.question_ids, body.status, principal)
+    return await service.set_status(
+        uow,
+        body.question_ids,
+        body.status,
+        principal,
+        two_person_rule=request.app.state.settings.content_two_person_rule,
+    )
 
 
 @router.post("/certifications/{code}/import", response_model=ImportSummary)
@@ -284,6 +291,7 @@ async def import_file(
         skip_invalid=skip_invalid,
         actor=principal,
         source_name=file.filename or "",
+        two_person_rule=request.app.state.settings.content_two_person_rule,
     )
 
 

@@ -307,6 +307,15 @@ class QuestionOut(_Out):
     status: QuestionStatus
     version: VersionOut
     updated_at: datetime
+    newest_version: int | None = None
+    published_version: int | None = None  # what learners are served, when it was published
+
+    @property
+    def draft_version(self) -> int | None:
+        """The newer version waiting to be published over the one learners see."""
+        if self.published_version is None or self.newest_version is None:
+            return None
+        return self.newest_version if self.newest_version > self.published_version else None
 
 
 class SectionSpec(_Frozen):

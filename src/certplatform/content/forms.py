@@ -336,7 +336,9 @@ async def paper_form(uow: UnitOfWork, paper_id: str) -> tuple[PastPaperOut, list
     out = await _paper_out(uow, cert.code, paper)
     pairs = {
         q.id: (q, v)
-        for q, v in await repo.current_versions(uow.session, [i.question_id for i in out.items])
+        for q, v in await repo.current_versions(
+            uow.session, [i.question_id for i in out.items], served=True
+        )
     }
     unpublished = [
         i.question_id for i in out.items if pairs[i.question_id][0].status != "published"

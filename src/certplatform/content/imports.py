@@ -27,7 +27,7 @@ from certplatform.content.questions import _add_version, _version_row, search_te
 from certplatform.kernel import media
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Invalid
+from certplatform.kernel.errors import N_, Conflict, Invalid
 from certplatform.kernel.events import record_event
 from certplatform.kernel.storage import LocalStorage
 
@@ -38,14 +38,16 @@ class ImportRejected(Invalid):
     def __init__(self, errors: Sequence[str]) -> None:
         count = len(errors)
         super().__init__(
-            f"Import refused: {count} item{'s' if count != 1 else ''} could not be read; "
-            "nothing was imported. Fix them, or import the valid items with skip_invalid.",
+            N_(
+                "Import refused: %(count)s items could not be read, so nothing was imported. "
+                "Fix them, or choose to import only the valid items."
+            ),
             details={"errors": list(errors)},
+            count=count,
         )
         self.errors = list(errors)
 
 
-# ---- certifications and their tree ------------------------------------------------------
 async def import_drafts(
     uow: UnitOfWork,
     storage: LocalStorage,
@@ -59,6 +61,7 @@ async def import_drafts(
     skip_invalid: bool = False,
     actor: Principal | None = None,
     source_name: str = "",
+    two_person_rule: bool = False,
 ) -> ImportSummary:
     """Import questions all-or-nothing; re-importing the same items changes nothing.
 
@@ -67,6 +70,13 @@ async def import_drafts(
     left alone. With bad items and no `skip_invalid`, raises `ImportRejected` and writes
     nothing; with `dry_run`, reports what would change and writes nothing.
     """
+    if two_person_rule and actor is not None and status is QuestionStatus.PUBLISHED:
+        raise Conflict(
+            N_(
+                "Under the two-person rule an import cannot publish: import the questions as "
+                "drafts or for review, and another author publishes them."
+            )
+        )
     errors = [str(e) for e in parse_errors]
     seen_ids: dict[str, str] = {}
     valid: list[QuestionDraft] = []
@@ -103,13 +113,18 @@ async def import_drafts(
 
     by_external: dict[str, tuple[str, str, int]] = {}
     by_fingerprint: dict[str, tuple[str, str, int]] = {}
-    for qid, external_id, fingerprint, current, _status in await repo.question_index(
+    served: dict[str, bool] = {}  # question id → learners are served a published version
+    republish: set[str] = set()  # published questions whose changes this import publishes
+    for qid, external_id, fingerprint, current, q_status, published in await repo.question_index(
         uow.session, cert_id
     ):
         if external_id:
             by_external[external_id] = (qid, fingerprint, current)
         else:
             by_fingerprint[fingerprint] = (qid, fingerprint, current)
+        served[qid] = published is not None
+        if q_status == QuestionStatus.PUBLISHED.value and status is QuestionStatus.PUBLISHED:
+            republish.add(qid)
 
     creates: list[tuple[QuestionDraft, str]] = []
     updates: list[tuple[str, int, QuestionDraft]] = []
@@ -160,6 +175,7 @@ async def import_drafts(
                 "external_id": draft.external_id,
                 "status": status.value,
                 "current_version": 1,
+                "published_version": 1 if status is QuestionStatus.PUBLISHED else None,
                 "fingerprint": version["fingerprint"],
                 "created_at": now,
                 "updated_at": now,
@@ -175,7 +191,17 @@ async def import_drafts(
     await repo.bulk_index(uow.session, docs)
 
     for qid, current, draft in updates:
-        await _add_version(uow, tree, qid, current, draft, author, "re-imported")
+        await _add_version(
+            uow,
+            tree,
+            qid,
+            current,
+            draft,
+            author,
+            "re-imported",
+            served=served.get(qid, False),
+            publish=qid in republish,
+        )
 
     files = [m for d in valid for m in d.media]
     if files:

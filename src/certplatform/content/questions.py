@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, update
+from sqlalchemy import exists, insert, update
 
 from certplatform.content import repository as repo
 from certplatform.content import search
@@ -26,7 +26,7 @@ from certplatform.content.models import (
 )
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Conflict, Invalid, NotFound
+from certplatform.kernel.errors import N_, Conflict, Invalid, NotFound, Term, Terms
 from certplatform.kernel.events import record_event
 from certplatform.kernel.storage import LocalStorage
 
@@ -36,6 +36,18 @@ TRANSITIONS: dict[QuestionStatus, frozenset[QuestionStatus]] = {
     QuestionStatus.PUBLISHED: frozenset({QuestionStatus.RETIRED, QuestionStatus.REVIEW}),
     QuestionStatus.RETIRED: frozenset({QuestionStatus.DRAFT, QuestionStatus.PUBLISHED}),
 }
+
+# Statuses as words in sentences (the badges use the capitalised labels).
+STATUS_TERMS: dict[QuestionStatus, str] = {
+    QuestionStatus.DRAFT: N_("draft"),
+    QuestionStatus.REVIEW: N_("in review"),
+    QuestionStatus.PUBLISHED: N_("published"),
+    QuestionStatus.RETIRED: N_("retired"),
+}
+
+
+def status_term(status: QuestionStatus) -> Term:
+    return Term(STATUS_TERMS[status])
 
 
 # ---- questions -------------------------------------------------------------------------
@@ -82,11 +94,17 @@ async def _add_version(
     draft: QuestionDraft,
     author: str | None,
     note: str,
+    *,
+    served: bool,
+    publish: bool = False,
 ) -> int:
     """Add version `current + 1`; returns its number.
 
     The UPDATE carries `current_version = current`, so of two concurrent edits of the
-    same version one wins and the other is refused (no duplicate version number)."""
+    same version one wins and the other is refused (no duplicate version number). A
+    question with a `served` (published) version keeps serving it: the new version is a
+    draft until published, and the search index keeps the served text; with `publish`
+    the new version is served at once."""
     subject_id, topic_id = tree.place(uow, draft)
     await uow.session.flush()
     version = _version_row(question_id, current + 1, draft, author, note)
@@ -97,6 +115,8 @@ async def _add_version(
     }
     if draft.subject:
         values |= {"subject_id": subject_id, "topic_id": topic_id}
+    if publish:
+        values["published_version"] = current + 1
     moved = await uow.session.execute(
         update(Question)
         .where(Question.id == question_id, Question.current_version == current)
@@ -110,7 +130,8 @@ async def _add_version(
         )
     await uow.session.execute(insert(QuestionVersion), [version])
     await repo.replace_tags(uow.session, question_id, version["tags"])
-    await search.replace_documents(uow.session, [(question_id, search_text(draft.content))])
+    if publish or not served:
+        await search.replace_documents(uow.session, [(question_id, search_text(draft.content))])
     return current + 1
 
 
@@ -170,7 +191,8 @@ async def edit_question(
 ) -> QuestionOut:
     """Save an edit as a new version; an edit that changes nothing adds no version.
 
-    `expected_version` guards against overwriting someone else's newer edit.
+    `expected_version` guards against overwriting someone else's newer edit. Learners keep
+    the published version of a published question until the new one is published.
     """
     _check_media(draft)
     question = await repo.question(uow.session, question_id)
@@ -191,6 +213,7 @@ async def edit_question(
             draft,
             actor.user_id if actor else None,
             note or "edited",
+            served=question.published_version is not None,
         )
         if draft.media:
             existing = await repo.media_by_name(
@@ -211,43 +234,135 @@ async def edit_question(
 
 
 async def set_status(
-    uow: UnitOfWork, question_ids: Sequence[str], status: QuestionStatus, actor: Principal | None
+    uow: UnitOfWork,
+    question_ids: Sequence[str],
+    status: QuestionStatus,
+    actor: Principal | None,
+    *,
+    two_person_rule: bool = False,
 ) -> list[QuestionOut]:
-    """Move questions along draft → review → published → retired (all or none)."""
+    """Move questions along draft → review → published → retired (all or none).
+
+    Publishing serves the newest version, so publishing a published question with a newer
+    draft publishes the draft. With `two_person_rule`, nobody publishes a version they
+    wrote.
+    """
     questions = []
     for qid in dict.fromkeys(question_ids):
         question = await repo.question(uow.session, qid)
         if question is None:
-            raise NotFound(f"No question {qid}.")
+            raise NotFound(N_("No question %(question)s."), question=qid)
         current = QuestionStatus(question.status)
         if status != current and status not in TRANSITIONS[current]:
-            allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
             raise Conflict(
-                f"Question {question.external_id or qid} is {current.value}; "
-                f"it can move to {allowed}, not {status.value}."
+                N_(
+                    "Question %(question)s is %(status)s; "
+                    "it can move to %(allowed)s, not %(target)s."
+                ),
+                question=question.external_id or qid,
+                status=status_term(current),
+                allowed=Terms(STATUS_TERMS[s] for s in sorted(TRANSITIONS[current])),
+                target=status_term(status),
             )
         questions.append(question)
+    await uow.session.flush()
     for question in questions:
-        if question.status == status.value:
+        if status is QuestionStatus.PUBLISHED:
+            if question.status == status.value and (
+                question.published_version == question.current_version
+            ):
+                continue
+            await _publish(uow, question, actor, two_person_rule=two_person_rule)
+        elif question.status == status.value:
             continue
-        previous, question.status = question.status, status.value
-        question.updated_at = utcnow()
+        else:
+            await _move(uow, question, status)
         record_event(
             uow.session,
             f"certplatform.content.question.{status.value}.v1",
             {
                 "question_id": question.id,
-                "from": previous,
+                "from": question.status,
                 "version": question.current_version,
                 "actor": actor.user_id if actor else None,
             },
         )
-    await uow.session.flush()
-    return [await get_question(uow, q.id) for q in questions]
+    ids = [q.id for q in questions]
+    uow.session.expire_all()  # the UPDATEs above bypassed the loaded rows
+    return [await get_question(uow, qid) for qid in ids]
 
 
-async def _question_outs(uow: UnitOfWork, ids: Sequence[str]) -> list[QuestionOut]:
-    pairs = await repo.current_versions(uow.session, ids)
+async def _move(uow: UnitOfWork, question: Question, status: QuestionStatus) -> None:
+    """Change the status if nobody changed it meanwhile."""
+    moved = await uow.session.execute(
+        update(Question)
+        .where(Question.id == question.id, Question.status == question.status)
+        .values(status=status.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(_CHANGED, question=question.external_id or question.id)
+
+
+async def _publish(
+    uow: UnitOfWork, question: Question, actor: Principal | None, *, two_person_rule: bool
+) -> None:
+    """Serve the newest version. The conditions live in the UPDATE: the version seen is still
+    the newest, the status is unchanged and, under the two-person rule, the publisher did not
+    write that version; a concurrent edit or a self-publish changes nothing."""
+    seen = question.current_version
+    conditions = [
+        Question.id == question.id,
+        Question.current_version == seen,
+        Question.status == question.status,
+    ]
+    if two_person_rule and actor is not None:
+        conditions.append(
+            ~exists().where(
+                QuestionVersion.question_id == Question.id,
+                QuestionVersion.number == Question.current_version,
+                QuestionVersion.author_id == actor.user_id,
+            )
+        )
+    moved = await uow.session.execute(
+        update(Question)
+        .where(*conditions)
+        .values(status=QuestionStatus.PUBLISHED.value, published_version=seen, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    version = await repo.version(uow.session, question.id, seen)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if two_person_rule and actor and version and version.author_id == actor.user_id:
+            raise OwnVersion(question.external_id or question.id, seen)
+        raise Conflict(_CHANGED, question=question.external_id or question.id)
+    if version is not None and question.published_version != seen:
+        content = QuestionContent.model_validate(version.content)
+        await search.replace_documents(uow.session, [(question.id, search_text(content))])
+
+
+_CHANGED = N_("Question %(question)s changed meanwhile; reload and try again.")
+
+
+class OwnVersion(Conflict):
+    """The two-person rule: the publisher wrote the version to be published."""
+
+    code = "two_person_rule"
+
+    def __init__(self, question: str, version: int) -> None:
+        super().__init__(
+            N_(
+                "You wrote version %(version)s of question %(question)s; under the two-person "
+                "rule another author must publish it."
+            ),
+            question=question,
+            version=version,
+        )
+
+
+async def _question_outs(
+    uow: UnitOfWork, ids: Sequence[str], *, served: bool = False
+) -> list[QuestionOut]:
+    pairs = await repo.current_versions(uow.session, ids, served=served)
     if not pairs:
         return []
     cert_codes = {c.id: c.code for c in await repo.certifications(uow.session)}
@@ -268,6 +383,8 @@ async def _question_outs(uow: UnitOfWork, ids: Sequence[str]) -> list[QuestionOu
             topic_code=topic_codes.get(q.topic_id or ""),
             status=QuestionStatus(q.status),
             version=VersionOut.model_validate(v),
+            newest_version=q.current_version,
+            published_version=q.published_version,
             updated_at=q.updated_at,
         )
         for q, v in pairs
@@ -312,8 +429,10 @@ async def find_questions(
     status: QuestionStatus | None = None,
     limit: int = 20,
     offset: int = 0,
+    served: bool = False,
 ) -> list[QuestionOut]:
-    """Questions matching the filters; with `query`, full-text ranked best first."""
+    """Questions matching the filters; with `query`, full-text ranked best first. With
+    `served`, each comes with the version learners see (authors see the newest)."""
     f = await _filter(uow, certification_code, subject_code, topic_code, tag, status)
     if f is None:
         return []
@@ -321,7 +440,7 @@ async def find_questions(
         ids = await repo.search_question_ids(uow.session, query, f, limit=limit, offset=offset)
     else:
         ids = await repo.list_question_ids(uow.session, f, limit=limit, offset=offset)
-    return await _question_outs(uow, ids)
+    return await _question_outs(uow, ids, served=served)
 
 
 async def _filter(
@@ -379,14 +498,15 @@ async def practice_pool(
 
 
 async def current_version_ids(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, str]:
-    """The id of each question's current version, by question id (versions are immutable,
-    so a caller may keep their contents)."""
+    """The id of the version learners are served of each question, by question id (versions
+    are immutable, so a caller may keep their contents)."""
     return await repo.current_version_ids(uow.session, question_ids)
 
 
 async def current_versions(uow: UnitOfWork, question_ids: Sequence[str]) -> dict[str, VersionOut]:
-    """The current version of each question, by question id."""
-    pairs = await repo.current_versions(uow.session, question_ids)
+    """The version learners are served of each question, by question id: the published one
+    (a newer draft stays with the authors), or the newest of a question never published."""
+    pairs = await repo.current_versions(uow.session, question_ids, served=True)
     return {q.id: VersionOut.model_validate(v) for q, v in pairs}
 
 
@@ -401,9 +521,12 @@ def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:
         ) from exc
 
 
-async def get_questions(uow: UnitOfWork, question_ids: Sequence[str]) -> list[QuestionOut]:
-    """The questions with these ids (unknown ids are left out), in the order asked."""
-    return await _question_outs(uow, question_ids)
+async def get_questions(
+    uow: UnitOfWork, question_ids: Sequence[str], *, served: bool = False
+) -> list[QuestionOut]:
+    """The questions with these ids (unknown ids are left out), in the order asked; with
+    `served`, at the version learners see."""
+    return await _question_outs(uow, question_ids, served=served)
 
 
 async def questions_by_external_id(

@@ -309,7 +309,7 @@ async def answer(
             clear_after=_clear_after(request),
         )
     except Invalid as exc:
-        context["error"] = i18n.gettext(exc.message)
+        context["error"] = i18n.error_text(exc)
         status = 422
     if feedback is not None:
         # The note and bookmark as they are now, after this answer.

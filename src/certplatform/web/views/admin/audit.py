@@ -103,7 +103,7 @@ async def audit_page(
             offset=(filters.page - 1) * PAGE_SIZE,
         )
     except AppError as exc:
-        error, status = i18n.gettext(exc.message), exc.status_code
+        error, status = i18n.error_text(exc), exc.status_code
     return admin_page(
         request,
         "audit.html",

@@ -300,7 +300,7 @@ async def save_blueprint(request: Request, uow: UoW, principal: FormWriter) -> R
             uow,
             state,
             existing=existing,
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             status=exc.status_code,
         )
     return redirect(
@@ -442,7 +442,7 @@ async def save_paper(request: Request, uow: UoW, principal: FormWriter) -> Respo
         try:
             items = await _items(uow, state)
         except Invalid as exc:
-            errors["items"] = exc.message
+            errors["items"] = i18n.error_text(exc)
             items = []
         data = {
             "code": state.code,
@@ -465,7 +465,7 @@ async def save_paper(request: Request, uow: UoW, principal: FormWriter) -> Respo
     except AppError as exc:
         await uow.rollback()
         return await _paper_page(
-            request, uow, state, error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, state, error=i18n.error_text(exc), status=exc.status_code
         )
     return redirect(
         "/admin/blueprints?" + query(certification=state.certification, saved=state.code)

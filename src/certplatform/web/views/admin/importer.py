@@ -151,6 +151,7 @@ async def _run(
         skip_invalid=options.skip_invalid if apply else True,
         actor=principal,
         source_name=options.filename,
+        two_person_rule=request.app.state.settings.content_two_person_rule,
     )
 
 
@@ -237,7 +238,7 @@ async def _check(
     except AppError as exc:
         await uow.rollback()
         return await _preview_page(
-            request, uow, options, data, error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, options, data, error=i18n.error_text(exc), status=exc.status_code
         )
     return await _preview_page(request, uow, options, data, summary=summary)
 
@@ -249,7 +250,7 @@ async def check_again(request: Request, uow: UoW, principal: Importer) -> HTMLRe
     try:
         data = await asyncio.to_thread(_kept, request, options.token)
     except Invalid as exc:
-        message = i18n.gettext(exc.message)
+        message = i18n.error_text(exc)
         return await _import_page(request, uow, options=options, error=message, status=422)
     return await _check(request, uow, principal, options, data)
 
@@ -261,7 +262,7 @@ async def apply(request: Request, uow: UoW, principal: Importer) -> HTMLResponse
     try:
         data = await asyncio.to_thread(_kept, request, options.token)
     except Invalid as exc:
-        message = i18n.gettext(exc.message)
+        message = i18n.error_text(exc)
         return await _import_page(request, uow, options=options, error=message, status=422)
     try:
         summary = await _run(request, uow, principal, options, data, apply=True)
@@ -274,7 +275,7 @@ async def apply(request: Request, uow: UoW, principal: Importer) -> HTMLResponse
             options,
             data,
             errors=errors,
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             status=exc.status_code,
         )
     await uow.commit()
@@ -304,7 +305,7 @@ async def export(
             raise Invalid(str(exc)) from exc
     except AppError as exc:
         return await _import_page(
-            request, uow, export_error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, export_error=i18n.error_text(exc), status=exc.status_code
         )
     fmt = registry.get_format(format)
     return Response(
