@@ -265,9 +265,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         lang = web.i18n.api_language(
             request.cookies.get("lang"), request.headers.get("accept-language")
         )
-        return JSONResponse(
-            exc.to_dict(web.i18n.catalog(lang).gettext), status_code=exc.status_code, headers=headers
-        )
+        body = exc.to_dict(web.i18n.catalog(lang).gettext)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:

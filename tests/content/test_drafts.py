@@ -76,7 +76,9 @@ async def _practised_stem(client: httpx.AsyncClient, learner: dict[str, str]) ->
 
 
 async def _exam_stem(client: httpx.AsyncClient, learner: dict[str, str], blueprint: str) -> str:
-    started = await client.post("/api/v1/attempts", json={"blueprint_id": blueprint}, headers=learner)
+    started = await client.post(
+        "/api/v1/attempts", json={"blueprint_id": blueprint}, headers=learner
+    )
     assert started.status_code == 201, started.text
     stem: str = started.json()["items"][0]["question"]["stem"]
     await client.post(f"/api/v1/attempts/{started.json()['id']}/submit", headers=learner)
@@ -124,7 +126,8 @@ async def test_learners_keep_the_published_version_until_the_draft_is_published(
     assert "another author must publish it" in refused.json()["error"]["message"]
     korean = await _publish(client, writer, qid, **{"accept-language": "ko-KR,ko;q=0.9"})
     assert korean.json()["error"]["message"] == (
-        "문항 DB-1의 버전 1은 본인이 작성했으므로, 2인 검토 규칙에 따라 다른 저자가 게시해야 합니다."
+        "문항 DB-1의 버전 1은 본인이 작성했으므로, "
+        "2인 검토 규칙에 따라 다른 저자가 게시해야 합니다."
     )
     shown = await client.get(f"/api/v1/questions/{qid}", headers=writer)
     assert shown.json()["status"] == "review"
