@@ -27,7 +27,7 @@ from certplatform.content.contracts import (
     VersionOut,
 )
 from certplatform.content.formats import registry
-from certplatform.content.formats.base import ImportFormatError
+from certplatform.content.formats.base import ImportFormatError, unreadable_file
 from certplatform.content.uploads import router as uploads_router
 from certplatform.kernel.auth import Principal, UoW, allowed, require
 from certplatform.kernel.bounds import INT32_MAX, NAME_LENGTH, TEXT_LENGTH, Code, Id, Name
@@ -278,7 +278,7 @@ async def import_file(
             registry.read, format, data, registry.ReadOptions(mapping=map)
         )
     except ImportFormatError as exc:
-        raise Invalid(f"{file.filename or 'The file'}: {exc}") from exc
+        raise unreadable_file(file.filename, exc) from exc
     return await service.import_drafts(
         uow,
         storage(request),

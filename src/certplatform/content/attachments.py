@@ -17,7 +17,7 @@ from certplatform.content.models import (
 )
 from certplatform.kernel import media
 from certplatform.kernel.db import UnitOfWork, utcnow
-from certplatform.kernel.errors import Invalid, NotFound
+from certplatform.kernel.errors import N_, Invalid, NotFound
 from certplatform.kernel.storage import LocalStorage
 
 
@@ -32,7 +32,7 @@ def _store_media(
     for item in files:
         kind = media.sniff(item.data)
         if kind is None:  # callers check first; this is the last line of defence
-            raise Invalid(_not_media(item.filename))
+            raise not_media(item.filename)
         digest = storage.put(item.data)
         row = existing.get(item.filename)
         if row is None:
@@ -53,15 +53,18 @@ def _store_media(
 def _check_media(draft: QuestionDraft) -> None:
     for item in draft.media:
         if media.sniff(item.data) is None:
-            message = _not_media(item.filename)
-            raise Invalid(message[0].upper() + message[1:] + ".")
+            raise not_media(item.filename)
 
 
-def _not_media(filename: str) -> str:
-    return (
-        f"the attached file {filename!r} is not an image, audio or video file the platform "
-        f"can show (allowed: {media.ALLOWED_DESCRIPTION}, recognised by their content); "
-        "HTML, SVG, scripts and documents cannot be attached"
+def not_media(filename: str) -> Invalid:
+    return Invalid(
+        N_(
+            "The attached file '%(file)s' is not an image, audio or video file the platform "
+            "can show (allowed: %(allowed)s, recognised by their content); HTML, SVG, scripts "
+            "and documents cannot be attached."
+        ),
+        file=filename,
+        allowed=media.ALLOWED_DESCRIPTION,
     )
 
 
@@ -74,7 +77,11 @@ async def media_file(uow: UnitOfWork, certification_code: str, filename: str) ->
     cert = await _certification(uow, certification_code)
     found = (await repo.media_by_name(uow.session, cert.id, [filename])).get(filename)
     if found is None:
-        raise NotFound(f"No file '{filename}' in {certification_code}.")
+        raise NotFound(
+            N_("No file %(file)s in %(certification)s."),
+            file=filename,
+            certification=certification_code,
+        )
     return found.content_type, found.sha256
 
 
@@ -105,8 +112,9 @@ async def store_media(
     kind = media.sniff(data)
     if kind not in media.IMAGE_TYPES:
         raise Invalid(
-            f"{filename or 'The file'} is not a PNG, JPEG, GIF or WebP image"
-            f"{f' ({content_type})' if content_type else ''}."
+            N_("%(file)s is not a PNG, JPEG, GIF or WebP image (%(type)s)."),
+            file=filename or "?",
+            type=content_type or "?",
         )
     base = re.split(r"[\\/]", filename)[-1].rsplit(".", 1)[0]
     base = re.sub(r"[^\w.-]+", "-", base).strip(".-")[:80] or "image"

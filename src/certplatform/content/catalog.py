@@ -20,7 +20,7 @@ from certplatform.content.models import (
     Topic,
 )
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Invalid, NotFound
+from certplatform.kernel.errors import N_, Invalid, NotFound
 from certplatform.kernel.events import record_event
 
 # ---- certifications and their tree ------------------------------------------------------
@@ -29,7 +29,7 @@ from certplatform.kernel.events import record_event
 async def _certification(uow: UnitOfWork, code: str) -> Certification:
     cert = await repo.certification_by_code(uow.session, code)
     if cert is None:
-        raise NotFound(f"No certification with code '{code}'.")
+        raise NotFound(N_("No certification with code %(code)s."), code=code)
     return cert
 
 

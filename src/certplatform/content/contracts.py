@@ -12,7 +12,7 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -442,6 +442,17 @@ class CoverageRow(_Frozen):
         return self.available >= self.needed and not self.missing_topics
 
 
+class ImportItem(_Frozen):
+    """One item of a dry run: what importing would do with it, or why it cannot."""
+
+    location: str
+    title: str | None = None
+    action: Literal["create", "update", "unchanged", "error"]
+    error: str = ""
+    # The error as a catalog message, for pages in the reader's language (not serialised).
+    problem: Any = Field(default=None, exclude=True)
+
+
 class ImportSummary(_Frozen):
     created: int = 0
     updated: int = 0
@@ -449,6 +460,7 @@ class ImportSummary(_Frozen):
     errors: tuple[str, ...] = ()
     dry_run: bool = False
     certification: str = ""
+    items: tuple[ImportItem, ...] = ()  # filled by dry runs
 
 
 class PoolEntry(_Frozen):

@@ -28,7 +28,7 @@ from certplatform.content.models import (
 )
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Conflict, Invalid, NotFound
+from certplatform.kernel.errors import N_, Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
 
 # ---- exam forms: blueprints and past papers ----------------------------------------------
@@ -71,11 +71,19 @@ async def save_blueprint(
     tree = await _Tree.load(uow, cert.id)
     for section in spec.sections:
         if section.subject_code and section.subject_code not in tree.subjects:
-            raise Invalid(f"Section {section.code}: no subject '{section.subject_code}'.")
+            raise Invalid(
+                N_("Section %(section)s: no subject %(subject)s."),
+                section=section.code,
+                subject=section.subject_code,
+            )
         known = {t for (_, t) in tree.topics}
         missing = [t for t in section.topic_codes if t not in known]
         if missing:
-            raise Invalid(f"Section {section.code}: unknown topics {', '.join(missing)}.")
+            raise Invalid(
+                N_("Section %(section)s: unknown topics %(topics)s."),
+                section=section.code,
+                topics=", ".join(missing),
+            )
     bp = await repo.blueprint_by_code(uow.session, cert.id, spec.code)
     if bp is None:
         bp = Blueprint(id=new_id(), certification_id=cert.id, code=spec.code, created_at=utcnow())
@@ -203,17 +211,26 @@ async def draw_blueprint(
             empty = [t for t in topics if not pools.get(t)]
             if empty or len(topics) != section.question_count:
                 raise Conflict(
-                    f"Section {section.name} cannot be drawn: needs one published question "
-                    f"from each of {section.question_count} topics; "
-                    f"{len(topics) - len(empty)} have one."
+                    N_(
+                        "Section %(section)s cannot be drawn: needs one published question "
+                        "from each of %(needed)s topics; %(covered)s have one."
+                    ),
+                    section=section.name,
+                    needed=section.question_count,
+                    covered=len(topics) - len(empty),
                 )
             picks = [rng.choice(pools[t]) for t in topics]
         else:
             candidates = [q for ids in pools.values() for q in ids]
             if len(candidates) < section.question_count:
                 raise Conflict(
-                    f"Section {section.name} needs {section.question_count} published "
-                    f"questions; the bank has {len(candidates)}."
+                    N_(
+                        "Section %(section)s needs %(needed)s published questions; "
+                        "the bank has %(available)s."
+                    ),
+                    section=section.name,
+                    needed=section.question_count,
+                    available=len(candidates),
                 )
             picks = rng.sample(candidates, section.question_count)
         chosen += [(qid, section) for qid in picks]
@@ -239,7 +256,11 @@ async def save_past_paper(
     found = {q.id: q for q, _ in await repo.current_versions(uow.session, ids)}
     missing = [i for i in ids if i not in found or found[i].certification_id != cert.id]
     if missing:
-        raise Invalid(f"Unknown questions for {certification_code}: {', '.join(missing[:5])}.")
+        raise Invalid(
+            N_("Unknown questions for %(certification)s: %(ids)s."),
+            certification=certification_code,
+            ids=", ".join(missing[:5]),
+        )
     paper = next(
         (p for p in await repo.past_papers_of(uow.session, cert.id) if p.code == spec.code), None
     )
@@ -345,7 +366,8 @@ async def paper_form(uow: UnitOfWork, paper_id: str) -> tuple[PastPaperOut, list
     ]
     if unpublished:
         raise Conflict(
-            f"The paper has {len(unpublished)} unpublished questions; publish them first."
+            N_("The paper has %(count)s unpublished questions; publish them first."),
+            count=len(unpublished),
         )
     return out, [
         DrawnItem(

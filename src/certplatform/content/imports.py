@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from certplatform.content import repository as repo
-from certplatform.content.attachments import _all_media, _not_media, _store_media
+from certplatform.content.attachments import _all_media, _store_media, not_media
 from certplatform.content.catalog import _certification, _Tree, ensure_certification
 from certplatform.content.contracts import (
+    ImportItem,
     ImportSummary,
     LawReference,
     Media,
@@ -27,7 +28,7 @@ from certplatform.content.questions import _add_version, _version_row, search_te
 from certplatform.kernel import media
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import N_, Conflict, Invalid
+from certplatform.kernel.errors import N_, Conflict, Invalid, Text
 from certplatform.kernel.events import record_event
 from certplatform.kernel.storage import LocalStorage
 
@@ -35,7 +36,8 @@ from certplatform.kernel.storage import LocalStorage
 class ImportRejected(Invalid):
     """An all-or-nothing import found bad items; nothing was written."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[ItemError | str]) -> None:
+        errors = [str(p) for p in problems]
         count = len(errors)
         super().__init__(
             N_(
@@ -45,7 +47,8 @@ class ImportRejected(Invalid):
             details={"errors": list(errors)},
             count=count,
         )
-        self.errors = list(errors)
+        self.errors = errors
+        self.problems = list(problems)
 
 
 async def import_drafts(
@@ -77,26 +80,33 @@ async def import_drafts(
                 "drafts or for review, and another author publishes them."
             )
         )
-    errors = [str(e) for e in parse_errors]
+    problems: list[ItemError] = list(parse_errors)
     seen_ids: dict[str, str] = {}
     valid: list[QuestionDraft] = []
     for draft in drafts:
+        where = draft.location or draft.external_id or "?"
         bad_files = [m.filename for m in draft.media if media.sniff(m.data) is None]
         if bad_files:
-            where = draft.location or draft.external_id or "an item"
-            errors += [f"{where}: {_not_media(name)}" for name in bad_files]
+            problems += [ItemError.of(where, not_media(name).text) for name in bad_files]
             continue
         if draft.external_id:
             if draft.external_id in seen_ids:
-                errors.append(
-                    f"{draft.location or draft.external_id}: id {draft.external_id} appears "
-                    f"twice (first at {seen_ids[draft.external_id]})"
+                twice = Text(
+                    N_("id %(id)s appears twice (first at %(first)s)"),
+                    id=draft.external_id,
+                    first=seen_ids[draft.external_id],
                 )
+                problems.append(ItemError.of(where, twice))
                 continue
-            seen_ids[draft.external_id] = draft.location or draft.external_id
+            seen_ids[draft.external_id] = where
         valid.append(draft)
+    errors = [str(e) for e in problems]
     if errors and not skip_invalid:
-        raise ImportRejected(errors)
+        raise ImportRejected(problems)
+    error_items = tuple(
+        ImportItem(location=e.location, action="error", error=e.message, problem=e)
+        for e in problems
+    )
 
     cert_row = await repo.certification_by_code(uow.session, certification_code)
     if cert_row is None:
@@ -106,6 +116,7 @@ async def import_drafts(
                 errors=tuple(errors),
                 dry_run=True,
                 certification=certification_code,
+                items=tuple(_item(d, "create") for d in valid) + error_items,
             )
         await ensure_certification(uow, certification_code, certification_name)
         cert_row = await _certification(uow, certification_code)
@@ -129,6 +140,7 @@ async def import_drafts(
     creates: list[tuple[QuestionDraft, str]] = []
     updates: list[tuple[str, int, QuestionDraft]] = []
     unchanged = 0
+    planned: list[ImportItem] = []
     for draft in valid:
         fingerprint = draft.fingerprint()
         match = (
@@ -138,12 +150,15 @@ async def import_drafts(
         )
         if match is None:
             creates.append((draft, fingerprint))
+            planned.append(_item(draft, "create"))
             if not draft.external_id:
                 by_fingerprint[fingerprint] = ("", fingerprint, 0)  # same item twice: once
         elif match[1] == fingerprint:
             unchanged += 1
+            planned.append(_item(draft, "unchanged"))
         else:
             updates.append((match[0], match[2], draft))
+            planned.append(_item(draft, "update"))
     summary = ImportSummary(
         created=len(creates),
         updated=len(updates),
@@ -151,6 +166,7 @@ async def import_drafts(
         errors=tuple(errors),
         dry_run=dry_run,
         certification=certification_code,
+        items=(*planned, *error_items) if dry_run else (),
     )
     if dry_run:
         return summary
@@ -273,3 +289,11 @@ async def export_drafts(
                 )
             )
     return drafts
+
+
+def _item(draft: QuestionDraft, action: Literal["create", "update", "unchanged"]) -> ImportItem:
+    return ImportItem(
+        location=draft.external_id or draft.location or "?",
+        title=draft.title or draft.content.stem[:80],
+        action=action,
+    )

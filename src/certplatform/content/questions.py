@@ -125,8 +125,11 @@ async def _add_version(
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(
-            f"The question changed meanwhile (version {current} is no longer the newest); "
-            "reload and edit again."
+            N_(
+                "The question changed meanwhile (version %(version)s is no longer the newest); "
+                "reload and edit again."
+            ),
+            version=current,
         )
     await uow.session.execute(insert(QuestionVersion), [version])
     await repo.replace_tags(uow.session, question_id, version["tags"])
@@ -148,7 +151,11 @@ async def create_question(
     if draft.external_id and any(
         ext == draft.external_id for _, ext, *_ in await repo.question_index(uow.session, cert.id)
     ):
-        raise Conflict(f"Question id {draft.external_id} already exists in {certification_code}.")
+        raise Conflict(
+            N_("Question id %(id)s already exists in %(certification)s."),
+            id=draft.external_id,
+            certification=certification_code,
+        )
     tree = await _Tree.load(uow, cert.id)
     subject_id, topic_id = tree.place(uow, draft)
     await uow.session.flush()
@@ -200,8 +207,12 @@ async def edit_question(
         raise NotFound("No such question.")
     if expected_version is not None and expected_version != question.current_version:
         raise Conflict(
-            f"The question changed meanwhile (now version {question.current_version}, "
-            f"you edited version {expected_version}); reload and edit again."
+            N_(
+                "The question changed meanwhile (now version %(now)s, you edited version "
+                "%(edited)s); reload and edit again."
+            ),
+            now=question.current_version,
+            edited=expected_version,
         )
     if draft.fingerprint() != question.fingerprint:
         tree = await _Tree.load(uow, question.certification_id)
@@ -408,7 +419,7 @@ async def question_versions(uow: UnitOfWork, question_id: str) -> list[VersionOu
 async def question_version(uow: UnitOfWork, question_id: str, number: int) -> VersionOut:
     found = await repo.version(uow.session, question_id, number)
     if found is None:
-        raise NotFound(f"The question has no version {number}.")
+        raise NotFound(N_("The question has no version %(number)s."), number=number)
     return VersionOut.model_validate(found)
 
 
@@ -459,12 +470,20 @@ async def _filter(
             tree = await _Tree.load(uow, cert.id)
             subject = tree.subjects.get(subject_code)
             if subject is None:
-                raise NotFound(f"{certification_code} has no subject '{subject_code}'.")
+                raise NotFound(
+                    N_("%(certification)s has no subject %(subject)s."),
+                    certification=certification_code,
+                    subject=subject_code,
+                )
             subject_id = subject.id
             if topic_code:
                 topic = tree.topics.get((subject_code, topic_code))
                 if topic is None:
-                    raise NotFound(f"Subject {subject_code} has no topic '{topic_code}'.")
+                    raise NotFound(
+                        N_("Subject %(subject)s has no topic %(topic)s."),
+                        subject=subject_code,
+                        topic=topic_code,
+                    )
                 topic_id = topic.id
     elif subject_code or topic_code:
         raise Invalid("Filtering by subject or topic needs the certification too.")
@@ -516,8 +535,8 @@ def parse_draft(data: dict[str, Any], location: str = "") -> QuestionDraft:
         return QuestionDraft.model_validate({**data, "location": location})
     except ValidationError as exc:
         raise Invalid(
-            "The question is not valid: "
-            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+            N_("The question is not valid: %(problems)s"),
+            problems="; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
         ) from exc
 
 

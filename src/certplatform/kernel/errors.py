@@ -33,7 +33,29 @@ class Terms(tuple[Term, ...]):
         return super().__new__(cls, (Term(w) for w in words))
 
 
+class Text:
+    """A catalog message with named parameters, rendered in the reader's language where it
+    is shown; a parameter may be a `Text` itself."""
+
+    __slots__ = ("params", "template")
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        self.template = template
+        self.params = params
+
+    def localized(self, gettext: Gettext) -> str:
+        return render(self.template, self.params, gettext)
+
+    def __str__(self) -> str:
+        return render(self.template, self.params, str)
+
+    def __repr__(self) -> str:
+        return f"Text({self.template!r}, **{self.params!r})"
+
+
 def _value(value: Any, gettext: Gettext) -> Any:
+    if isinstance(value, Text | AppError):
+        return value.localized(gettext)
     if isinstance(value, Term):
         return gettext(str(value))
     if isinstance(value, Terms):
@@ -57,12 +79,20 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None, **params: Any) -> None:
-        self.template = message
+    def __init__(self, message: str | Text, *, details: Any = None, **params: Any) -> None:
+        if isinstance(message, Text):
+            params = {**message.params, **params}
+            message = message.template
+        self.template: str = message
         self.params = params
         self.message = render(message, params, str)
         super().__init__(self.message)
         self.details = details
+
+    @property
+    def text(self) -> Text:
+        """The message as a catalog message, to show elsewhere (an item of a list)."""
+        return Text(self.template, **self.params)
 
     def localized(self, gettext: Gettext) -> str:
         """The message in the language of `gettext`."""

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from certplatform.content import service as content
 from certplatform.content.contracts import ImportSummary, QuestionStatus
 from certplatform.content.formats import registry
-from certplatform.content.formats.base import ImportFormatError
+from certplatform.content.formats.base import ImportFormatError, unreadable_file
 from certplatform.content.service import ImportRejected
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.errors import AppError, Invalid
@@ -138,7 +138,7 @@ async def _run(
             registry.read, options.format, data, registry.ReadOptions(mapping=options.map or None)
         )
     except ImportFormatError as exc:
-        raise Invalid(f"{options.filename or 'The file'}: {exc}") from exc
+        raise unreadable_file(options.filename, exc) from exc
     return await content.import_drafts(
         uow,
         storage(request),
@@ -193,10 +193,17 @@ async def _preview_page(
     status: int = 200,
 ) -> HTMLResponse:
     known = {c.code for c in await content.list_certifications(uow)}
+    planned = summary.items if summary else ()
+    if errors is None:
+        errors = [_localized(i.problem or i.error) for i in planned if i.action == "error"]
+    items = [i for i in planned if i.action in ("create", "update")]
     context: dict[str, Any] = {
         "options": options,
         "summary": summary,
-        "errors": errors if errors is not None else list(summary.errors if summary else ()),
+        "items": items,
+        "errors": errors,
+        # Importing would be refused: the button stays off (ticking "skip" lifts it).
+        "blocked": bool(errors) and not options.skip_invalid,
         "error": error,
         "new_certification": options.certification not in known,
         "columns": csv_columns(data) if data and options.format == "csv" else [],
@@ -268,7 +275,7 @@ async def apply(request: Request, uow: UoW, principal: Importer) -> HTMLResponse
         summary = await _run(request, uow, principal, options, data, apply=True)
     except AppError as exc:
         await uow.rollback()
-        errors = exc.errors if isinstance(exc, ImportRejected) else None
+        errors = [_localized(p) for p in exc.problems] if isinstance(exc, ImportRejected) else None
         return await _preview_page(
             request,
             uow,
@@ -296,7 +303,7 @@ async def export(
         return redirect("/admin/import#export")
     try:
         if format not in WRITABLE:
-            raise Invalid(f"Choose one of {', '.join(WRITABLE)}.")
+            raise Invalid(N_("Choose one of %(formats)s."), formats=", ".join(WRITABLE))
         chosen = QuestionStatus(status) if status in STATUSES else None
         drafts = await content.export_drafts(uow, storage(request), certification, chosen)
         try:
@@ -313,3 +320,9 @@ async def export(
         media_type=fmt.media_type,
         headers=attachment_headers(f"{certification}.{fmt.extension}"),
     )
+
+
+def _localized(problem: object) -> str:
+    """An item's problem in the page's language (item errors know their catalog message)."""
+    localized = getattr(problem, "localized", None)
+    return localized(i18n.gettext) if callable(localized) else i18n.gettext(str(problem))
