@@ -28,7 +28,7 @@ from certplatform.content.questions import _add_version, _version_row, search_te
 from certplatform.kernel import media
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import N_, Conflict, Invalid, Text
+from certplatform.kernel.errors import N_, Conflict, Gettext, Invalid, Text
 from certplatform.kernel.events import record_event
 from certplatform.kernel.storage import LocalStorage
 
@@ -49,6 +49,15 @@ class ImportRejected(Invalid):
         )
         self.errors = errors
         self.problems = list(problems)
+
+    def to_dict(self, gettext: Gettext = str) -> dict[str, Any]:
+        body = super().to_dict(gettext)
+        body["error"]["details"] = {
+            "errors": [
+                p.localized(gettext) if isinstance(p, ItemError) else p for p in self.problems
+            ]
+        }
+        return body
 
 
 async def import_drafts(

@@ -21,7 +21,7 @@ from certplatform.content.contracts import (
     PastPaperOut,
     PastPaperSpec,
 )
-from certplatform.kernel.errors import AppError, Invalid, NotFound
+from certplatform.kernel.errors import N_, AppError, Invalid, NotFound
 from certplatform.web import i18n
 from certplatform.web.views.admin._shared import (
     Form,
@@ -411,8 +411,9 @@ async def _items(uow: UoW, state: PaperForm) -> list[dict[str, Any]]:
     unknown = [r for r in refs if r not in found]
     if unknown:
         raise Invalid(
-            i18n.gettext("No such questions in %(cert)s: %(ids)s.")
-            % {"cert": state.certification, "ids": ", ".join(unknown[:10])}
+            N_("No such questions in %(cert)s: %(ids)s."),
+            cert=state.certification,
+            ids=", ".join(unknown[:10]),
         )
     cert = await content.certification_detail(uow, state.certification)
     names = {s.code: s.name for s in cert.subjects}
