@@ -188,13 +188,15 @@ async def save_settings(request: Request, uow: UoW, principal: SelfWrite) -> HTM
             if key.startswith("exam_") and value
         }
         wanted = LearningSettings(
-            desired_retention=float(data.get("desired_retention", "0.9")), exam_dates=dates
+            # People read and write the retention in per cent, as the review page shows it.
+            desired_retention=float(data.get("desired_retention_percent", "90")) / 100,
+            exam_dates=dates,
         )
     except ValueError:
         return await _settings_page(
             request,
             uow,
-            error=i18n.gettext("Check the retention (0.70–0.97) and the dates."),
+            error=i18n.gettext("Check the retention (70 to 97) and the dates."),
             status=422,
         )
     try:
