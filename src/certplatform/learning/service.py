@@ -566,6 +566,7 @@ async def practice_question(
         ),
         bookmarked=bookmark is not None,
         in_wrong_note=note is not None and note.cleared_at is None,
+        mode=row.mode,
     )
 
 
