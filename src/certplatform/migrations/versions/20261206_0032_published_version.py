@@ -1,7 +1,7 @@
 """questions remember the version learners are served while a newer one is a draft
 
 Revision ID: 0032
-Revises: 0023
+Revises: 0033
 Create Date: 2026-12-06 18:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0023"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
