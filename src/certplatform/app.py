@@ -58,6 +58,7 @@ from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
 from certplatform.learning.tasks import sweeper
 from certplatform.roles import Role
+from certplatform.web import i18n
 from certplatform.web import routes as web
 
 log = structlog.get_logger(__name__)
@@ -262,7 +263,11 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             response = web.html_error(request, exc)
             response.headers.update(headers or {})
             return response
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+        lang = i18n.api_language(
+            request.cookies.get("lang"), request.headers.get("accept-language")
+        )
+        body = exc.to_dict(i18n.catalog(lang).gettext)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:

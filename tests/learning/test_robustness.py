@@ -121,6 +121,13 @@ async def test_regrade_after_a_key_fix_dry_run_then_apply(
         headers=author,
     )
     assert edit.json()["version"]["number"] == 2, edit.text
+    # The fix is a draft until published (ADR 0026); regrades grade by what is published.
+    published = await client.post(
+        "/api/v1/questions/status",
+        json={"question_ids": [qid], "status": "published"},
+        headers=author,
+    )
+    assert published.json()[0]["published_version"] == 2, published.text
 
     refused = await client.post("/api/v1/regrade", json={"question_id": qid}, headers=author)
     assert refused.status_code == 403

@@ -30,7 +30,7 @@ from certplatform.audit.chain import (
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
 from certplatform.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEntry
 from certplatform.kernel.db import UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Conflict, Invalid
+from certplatform.kernel.errors import N_, Conflict, Invalid
 from certplatform.kernel.settings import get_settings
 from certplatform.kernel.storage import LocalStorage
 
@@ -78,7 +78,7 @@ def _as_json(data: dict[str, Any]) -> dict[str, Any]:
     try:
         loaded = json.loads(json.dumps(data, allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise Invalid(f"Audit data must be plain JSON: {exc}.") from exc
+        raise Invalid(N_("Audit data must be plain JSON: %(problem)s."), problem=str(exc)) from exc
     if not isinstance(loaded, dict):
         raise Invalid("Audit data must be a JSON object.")
     return loaded
@@ -87,7 +87,11 @@ def _as_json(data: dict[str, Any]) -> dict[str, Any]:
 def _check_lengths(fields: dict[str, str | None]) -> None:
     for name, value in fields.items():
         if value is not None and len(value) > LIMITS[name]:
-            raise Invalid(f"Audit {name} is longer than {LIMITS[name]} characters.")
+            raise Invalid(
+                N_("Audit %(field)s is longer than %(limit)s characters."),
+                field=name,
+                limit=LIMITS[name],
+            )
 
 
 async def append(
@@ -430,7 +434,7 @@ async def checkpoint(
         return None
     loaded = _load_checkpoints(store, keys)
     if isinstance(loaded, VerifyResult):
-        raise Conflict(f"No audit checkpoint written: {loaded.message}")
+        raise Conflict(N_("No audit checkpoint written: %(reason)s"), reason=loaded.message)
     newest = max(loaded, key=lambda c: c.seq, default=None)
     now = utcnow()
     due = (
@@ -443,7 +447,7 @@ async def checkpoint(
         return None
     result = await verify(uow, keys=keys, store=store, since_checkpoint=True)
     if not result.ok or result.head_seq is None or result.head_hash is None:
-        raise Conflict(f"No audit checkpoint written: {result.message}")
+        raise Conflict(N_("No audit checkpoint written: %(reason)s"), reason=result.message)
     # The head the walk reached: entries committed meanwhile were verified as well.
     made = Checkpoint.sign(keys, result.head_seq, result.head_hash, now)
     store.append_line(CHECKPOINT_JOURNAL, made.to_line())
@@ -467,7 +471,7 @@ async def list_entries(
     inclusive and `until` exclusive."""
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
-            raise Invalid(f"'{name}' must be timezone-aware (UTC).")
+            raise Invalid(N_("%(field)s must be a time with its zone (UTC)."), field=name)
     if since and until and since >= until:
         raise Invalid("'since' must be before 'until'.")
     rows = await repo.list_entries(

@@ -89,7 +89,7 @@ def is_moderator(principal: Principal) -> bool:
 
 async def _question(uow: UnitOfWork, principal: Principal, question_id: str) -> QuestionOut:
     """The question, if this reader may discuss it now (see the module docstring)."""
-    found = await content.get_questions(uow, [question_id])
+    found = await content.get_questions(uow, [question_id], served=not is_moderator(principal))
     if not found or (not is_moderator(principal) and found[0].status not in VISIBLE_TO_LEARNERS):
         raise NotFound("No such question.")
     if await learning.locked_questions(uow, principal, [question_id]):

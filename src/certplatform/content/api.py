@@ -27,7 +27,7 @@ from certplatform.content.contracts import (
     VersionOut,
 )
 from certplatform.content.formats import registry
-from certplatform.content.formats.base import ImportFormatError
+from certplatform.content.formats.base import ImportFormatError, unreadable_file
 from certplatform.content.uploads import router as uploads_router
 from certplatform.kernel.auth import Principal, UoW, allowed, require
 from certplatform.kernel.bounds import INT32_MAX, NAME_LENGTH, TEXT_LENGTH, Code, Id, Name
@@ -242,10 +242,17 @@ async def question_version(
 @router.post("/questions/status", response_model=list[QuestionOut])
 async def change_status(
     body: StatusChange,
+    request: Request,
     uow: UoW,
     principal: Annotated[Principal | None, Depends(require("question", "publish"))],
 ) -> list[QuestionOut]:
-    return await service.set_status(uow, body.question_ids, body.status, principal)
+    return await service.set_status(
+        uow,
+        body.question_ids,
+        body.status,
+        principal,
+        two_person_rule=request.app.state.settings.content_two_person_rule,
+    )
 
 
 @router.post("/certifications/{code}/import", response_model=ImportSummary)
@@ -271,7 +278,7 @@ async def import_file(
             registry.read, format, data, registry.ReadOptions(mapping=map)
         )
     except ImportFormatError as exc:
-        raise Invalid(f"{file.filename or 'The file'}: {exc}") from exc
+        raise unreadable_file(file.filename, exc) from exc
     return await service.import_drafts(
         uow,
         storage(request),
@@ -284,6 +291,7 @@ async def import_file(
         skip_invalid=skip_invalid,
         actor=principal,
         source_name=file.filename or "",
+        two_person_rule=request.app.state.settings.content_two_person_rule,
     )
 
 

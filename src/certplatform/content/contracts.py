@@ -12,7 +12,7 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -307,6 +307,15 @@ class QuestionOut(_Out):
     status: QuestionStatus
     version: VersionOut
     updated_at: datetime
+    newest_version: int | None = None
+    published_version: int | None = None  # what learners are served, when it was published
+
+    @property
+    def draft_version(self) -> int | None:
+        """The newer version waiting to be published over the one learners see."""
+        if self.published_version is None or self.newest_version is None:
+            return None
+        return self.newest_version if self.newest_version > self.published_version else None
 
 
 class SectionSpec(_Frozen):
@@ -433,6 +442,17 @@ class CoverageRow(_Frozen):
         return self.available >= self.needed and not self.missing_topics
 
 
+class ImportItem(_Frozen):
+    """One item of a dry run: what importing would do with it, or why it cannot."""
+
+    location: str
+    title: str | None = None
+    action: Literal["create", "update", "unchanged", "error"]
+    error: str = ""
+    # The error as a catalog message, for pages in the reader's language (not serialised).
+    problem: Any = Field(default=None, exclude=True)
+
+
 class ImportSummary(_Frozen):
     created: int = 0
     updated: int = 0
@@ -440,6 +460,7 @@ class ImportSummary(_Frozen):
     errors: tuple[str, ...] = ()
     dry_run: bool = False
     certification: str = ""
+    items: tuple[ImportItem, ...] = ()  # filled by dry runs
 
 
 class PoolEntry(_Frozen):

@@ -52,7 +52,9 @@ class Question(IdMixin, TimestampMixin, Base):
     Lifecycle: draft → review → published → retired (retired may be re-published).
     Only published questions are drawn into exams. Every edit of content adds a version;
     `current_version` points at the newest, older versions stay readable forever because
-    attempts refer to the exact version they showed.
+    attempts refer to the exact version they showed. `published_version` is the version
+    learners are served: an edit of a published question is a draft on top of it until it
+    is published in turn (ADR 0026).
     """
 
     __tablename__ = "questions"
@@ -70,6 +72,7 @@ class Question(IdMixin, TimestampMixin, Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     current_version: Mapped[int] = mapped_column(Integer, default=1)
+    published_version: Mapped[int | None] = mapped_column(Integer)
     fingerprint: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -55,8 +55,9 @@ async def topics_of(session: AsyncSession, subject_ids: Sequence[str]) -> list[T
 
 async def question_index(
     session: AsyncSession, certification_id: str
-) -> list[tuple[str, str | None, str, int, str]]:
-    """(id, external_id, fingerprint, current_version, status) of every question."""
+) -> list[tuple[str, str | None, str, int, str, int | None]]:
+    """(id, external_id, fingerprint, current_version, status, published_version) of every
+    question."""
     rows = await session.execute(
         select(
             Question.id,
@@ -64,9 +65,10 @@ async def question_index(
             Question.fingerprint,
             Question.current_version,
             Question.status,
+            Question.published_version,
         ).where(Question.certification_id == certification_id)
     )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 async def question(session: AsyncSession, question_id: str) -> Question | None:
@@ -98,17 +100,24 @@ async def versions_by_id(session: AsyncSession, ids: Sequence[str]) -> list[Ques
     )
 
 
+def served_version() -> Any:
+    """The number of the version learners are served: the published one, or (for a
+    question never published) the newest."""
+    return func.coalesce(Question.published_version, Question.current_version)
+
+
 async def current_versions(
-    session: AsyncSession, question_ids: Sequence[str]
+    session: AsyncSession, question_ids: Sequence[str], *, served: bool = False
 ) -> list[tuple[Question, QuestionVersion]]:
+    """Each question with its newest version, or with `served`, the version learners see."""
     if not question_ids:
         return []
+    number = served_version() if served else Question.current_version
     rows = await session.execute(
         select(Question, QuestionVersion)
         .join(
             QuestionVersion,
-            (QuestionVersion.question_id == Question.id)
-            & (QuestionVersion.number == Question.current_version),
+            (QuestionVersion.question_id == Question.id) & (QuestionVersion.number == number),
         )
         .where(Question.id.in_(question_ids))
     )
@@ -116,7 +125,8 @@ async def current_versions(
 
 
 async def current_version_ids(session: AsyncSession, question_ids: Sequence[str]) -> dict[str, str]:
-    """Question id → its current version's id (no contents: a draw needs only the ids)."""
+    """Question id → the id of the version learners are served (no contents: a draw needs
+    only the ids); a newer draft stays with the authors (ADR 0026)."""
     if not question_ids:
         return {}
     rows = await session.execute(
@@ -124,7 +134,7 @@ async def current_version_ids(session: AsyncSession, question_ids: Sequence[str]
         .join(
             QuestionVersion,
             (QuestionVersion.question_id == Question.id)
-            & (QuestionVersion.number == Question.current_version),
+            & (QuestionVersion.number == served_version()),
         )
         .where(Question.id.in_(question_ids))
     )

@@ -48,10 +48,10 @@ from certplatform.content.contracts import PassRule as PassRuleSpec
 from certplatform.gateway.limits import MAX_TOKENS, DocumentLimits
 from certplatform.identity import service as identity
 from certplatform.identity.contracts import UserOut
-from certplatform.kernel.auth import Authenticator, Principal, signed_in
+from certplatform.kernel.auth import Authenticator, Principal, role_forbidden, signed_in
 from certplatform.kernel.bounds import CODE_LENGTH, ID_LENGTH, INT64_MAX
 from certplatform.kernel.db import Database, UnitOfWork
-from certplatform.kernel.errors import AppError, Forbidden, Invalid, NotAuthenticated
+from certplatform.kernel.errors import N_, AppError, Forbidden, Invalid, NotAuthenticated
 from certplatform.kernel.settings import Settings
 from certplatform.learning import contracts as dto
 from certplatform.learning import service as learning
@@ -103,7 +103,7 @@ class GatewayContext(BaseContext):
         if not enforcer.enforce(role, resource, action):
             if principal is None:
                 raise NotAuthenticated("Sign in to do this.")
-            raise Forbidden(f"Your role ({role}) may not {action} {resource}.")
+            raise role_forbidden(role, resource, action)
         # A browser sends the session cookie with any cross-site POST; only the page's own
         # script can send the token. Queries change nothing, so they go without it.
         if mutation and principal is not None and principal.via == "cookie":
@@ -126,20 +126,28 @@ async def _guarded(info: Info, resource: str, action: str, work: Work[T]) -> T:
 
 def _within(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise Invalid(f"{name} must be between {low} and {high}.")
+        raise Invalid(
+            N_("%(field)s must be between %(low)s and %(high)s."), field=name, low=low, high=high
+        )
     return value
 
 
 def _id(name: str, value: str) -> str:
     # Variables are bounded only by the request body; an id is never longer than this.
     if len(value) > ID_LENGTH:
-        raise Invalid(f"{name} is not an id: ids are at most {ID_LENGTH} characters.")
+        raise Invalid(
+            N_("%(field)s is not an id: ids are at most %(limit)s characters."),
+            field=name,
+            limit=ID_LENGTH,
+        )
     return value
 
 
 def _code(name: str, value: str | None) -> str | None:
     if value is not None and len(value) > CODE_LENGTH:
-        raise Invalid(f"{name} must be at most {CODE_LENGTH} characters.")
+        raise Invalid(
+            N_("%(field)s must be at most %(limit)s characters."), field=name, limit=CODE_LENGTH
+        )
     return value
 
 

@@ -25,13 +25,15 @@ from certplatform.identity import repository as repo
 from certplatform.identity.contracts import IssuedSession, UserOut
 from certplatform.identity.models import AuthSession
 from certplatform.identity.principals import revoke_after_commit
-from certplatform.kernel.auth import ROLES, Principal, Role
+from certplatform.kernel.auth import ROLE_TERMS, ROLES, Principal, Role
 from certplatform.kernel.db import UnitOfWork, utcnow
 from certplatform.kernel.errors import (
+    N_,
     Conflict,
     Invalid,
     NotAuthenticated,
     NotFound,
+    Terms,
     TooManyRequests,
 )
 from certplatform.kernel.events import record_event
@@ -59,7 +61,7 @@ def token_hash(token: str) -> str:
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 254:
-        raise Invalid(f"'{email}' is not an email address.")
+        raise Invalid(N_("%(email)s is not an email address."), email=email)
     return email
 
 
@@ -116,7 +118,11 @@ def check_password(password: str, email: str) -> None:
 
 def _check_role(role: str) -> Role:
     if role not in ROLES:
-        raise Invalid(f"Unknown role '{role}'; choose one of {', '.join(ROLES)}.")
+        raise Invalid(
+            N_("Unknown role %(role)s; choose one of %(roles)s."),
+            role=role,
+            roles=Terms(ROLE_TERMS[r] for r in ROLES),
+        )
     return role
 
 
@@ -196,7 +202,7 @@ async def create_user(
     checked_role = _check_role(role)
     user = await _insert_user(uow, email, _hasher.hash(password), checked_role, display_name)
     if user is None:
-        raise Conflict(f"An account for {email} already exists.")
+        raise Conflict(N_("An account for %(email)s already exists."), email=email)
     return user
 
 

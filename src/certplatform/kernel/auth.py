@@ -19,10 +19,28 @@ import casbin
 from fastapi import Depends, Request
 
 from certplatform.kernel.db import UnitOfWork
-from certplatform.kernel.errors import Forbidden, NotAuthenticated
+from certplatform.kernel.errors import N_, Forbidden, NotAuthenticated, Term
 
 Role = Literal["learner", "author", "admin"]
 ROLES: tuple[Role, ...] = ("learner", "author", "admin")
+# Roles as words in sentences.
+ROLE_TERMS: dict[str, str] = {
+    "learner": N_("learner"),
+    "author": N_("author"),
+    "admin": N_("admin"),
+    "anonymous": N_("visitor"),
+}
+
+
+def role_forbidden(role: str, resource: str, action: str) -> Forbidden:
+    """Refusal by role: people read the role; API callers also get what was asked for."""
+    return Forbidden(
+        N_("Your role (%(role)s) does not allow this."),
+        details={"resource": resource, "action": action},
+        role=Term(ROLE_TERMS.get(role, role)),
+    )
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 POLICY_DIR = Path(__file__).parent / "policy"
 
@@ -92,7 +110,7 @@ class Requirement:
         if not allowed(enforcer, role, self.resource, self.action):
             if principal is None:
                 raise NotAuthenticated("Sign in to do this.")
-            raise Forbidden(f"Your role ({role}) may not {self.action} {self.resource}.")
+            raise role_forbidden(role, self.resource, self.action)
         if principal and principal.via == "cookie" and request.method not in SAFE_METHODS:
             await _check_csrf(request, principal)
         request.state.principal = principal  # pages show who is signed in

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         le=30,
         description="how long a request may wait for a free slot before that 503",
     )
+    content_two_person_rule: bool = Field(
+        default=False,
+        alias="CONTENT_TWO_PERSON_RULE",
+        description="nobody publishes a question version they wrote (ADR 0026)",
+    )
     lean_save: bool = Field(
         default=True,
         alias="LEAN_SAVE",

@@ -81,6 +81,7 @@ class PracticeQuestion(_Out):
     question: QuestionView
     bookmarked: bool
     in_wrong_note: bool
+    mode: str = "all"  # how the session was chosen: "due" is a review, the rest practice
 
 
 class Feedback(_Out):

@@ -16,8 +16,9 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certplatform.identity.api import SESSION_COOKIE, remembered_principal
-from certplatform.kernel.auth import Principal, allowed
+from certplatform.kernel.auth import Principal, allowed, role_forbidden
 from certplatform.kernel.errors import (
+    N_,
     AppError,
     Forbidden,
     Invalid,
@@ -84,7 +85,7 @@ class LeanSaveRoute:
         if not allowed(app.state.enforcer, role, "attempt", "use"):
             if principal is None:
                 raise NotAuthenticated("Sign in to do this.")
-            raise Forbidden(f"Your role ({role}) may not use attempt.")
+            raise role_forbidden(role, "attempt", "use")
         assert principal is not None  # anonymous callers may not use attempts
         if principal.via == "cookie":
             sent = headers.get("x-csrf-token", "")
@@ -131,7 +132,7 @@ def _cookie(header: str, name: str) -> str:
 async def _body(receive: Receive, headers: dict[str, str]) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise PayloadTooLarge(f"An answer is at most {MAX_BODY // 1024} KB.")
+        raise PayloadTooLarge(N_("An answer is at most %(kb)s KB."), kb=MAX_BODY // 1024)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -139,7 +140,7 @@ async def _body(receive: Receive, headers: dict[str, str]) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise PayloadTooLarge(f"An answer is at most {MAX_BODY // 1024} KB.")
+            raise PayloadTooLarge(N_("An answer is at most %(kb)s KB."), kb=MAX_BODY // 1024)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -37,7 +37,7 @@ import asyncpg
 
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database, utcnow
-from certplatform.kernel.errors import Conflict, NotFound
+from certplatform.kernel.errors import N_, Conflict, NotFound
 from certplatform.learning import service
 from certplatform.learning.contracts import SaveAck, SaveAnswer
 
@@ -191,7 +191,7 @@ class LeanSaves:
             raise NotFound("No such attempt.")
         item = attempt.items.get(position)
         if item is None:
-            raise NotFound(f"The attempt has no question {position}.")
+            raise NotFound(N_("The attempt has no question %(position)s."), position=position)
         stored: dict[str, Any] | None = None
         if op.answer is not None:
             version = await service.question_version(self.db, item.version_id)
@@ -240,7 +240,11 @@ class LeanSaves:
         status, deadline, sections, recorded_position, applied, at, blank = row
         if recorded_position is not None:
             if recorded_position != position:
-                raise Conflict(f"Operation {op.op_id} was used for question {recorded_position}.")
+                raise Conflict(
+                    N_("Operation %(op)s was used for question %(position)s."),
+                    op=op.op_id,
+                    position=recorded_position,
+                )
             return SaveAck(
                 position=position,
                 op_id=op.op_id,
@@ -256,7 +260,9 @@ class LeanSaves:
                 "Time is up: the exam ended at the deadline, so this answer was not saved."
             )
         name = next((s["name"] for s in sections if s["code"] == section_code), section_code)
-        raise Conflict(f"Time is up for section {name}; its answers are final.")
+        raise Conflict(
+            N_("Time is up for section %(section)s; its answers are final."), section=name
+        )
 
 
 def _remaining(deadline: datetime, now: datetime) -> float:

@@ -19,7 +19,7 @@ from certplatform.content import service as content
 from certplatform.content.contracts import DrawnItem, PassRule, QuestionContent, VersionOut
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database, UnitOfWork, new_id, utcnow
-from certplatform.kernel.errors import Conflict, Invalid, NotFound
+from certplatform.kernel.errors import N_, Conflict, Invalid, NotFound
 from certplatform.kernel.events import record_event
 from certplatform.kernel.ratelimit import RateLimit
 from certplatform.kernel.telemetry import ATTEMPTS_STARTED, ATTEMPTS_SUBMITTED, GRADING
@@ -134,7 +134,9 @@ def _internal(content_: QuestionContent, order: list[str], answer: ResponseIn) -
         response = display.to_internal(content_, order, answer)
         validate_response(content_, response)
     except InvalidResponse as exc:
-        raise Invalid(f"The answer does not fit the question: {exc}.") from exc
+        raise Invalid(
+            N_("The answer does not fit the question: %(problem)s."), problem=str(exc)
+        ) from exc
     return response
 
 
@@ -547,7 +549,9 @@ async def practice_question(
     exam after the run started is refused (409) until the exam is submitted."""
     row = await _practice_session(uow, principal, session_id)
     if not 0 <= position < len(row.question_ids):
-        raise NotFound(f"The session has questions 0 to {len(row.question_ids) - 1}.")
+        raise NotFound(
+            N_("The session has questions 0 to %(last)s."), last=len(row.question_ids) - 1
+        )
     qid = row.question_ids[position]
     await _ensure_unlocked(uow, principal, qid)
     version = (await _current_versions(uow, [qid]))[qid]
@@ -562,6 +566,7 @@ async def practice_question(
         ),
         bookmarked=bookmark is not None,
         in_wrong_note=note is not None and note.cleared_at is None,
+        mode=row.mode,
     )
 
 
@@ -1006,7 +1011,11 @@ async def save_answer(
     now = utcnow()
     if header.op_position is not None:
         if header.op_position != position:
-            raise Conflict(f"Operation {op.op_id} was used for question {header.op_position}.")
+            raise Conflict(
+                N_("Operation %(op)s was used for question %(position)s."),
+                op=op.op_id,
+                position=header.op_position,
+            )
         return SaveAck(
             position=position,
             op_id=op.op_id,
@@ -1020,12 +1029,15 @@ async def save_answer(
     if now > header.deadline_at + timedelta(seconds=grace_seconds):
         raise Conflict("Time is up: the exam ended at the deadline, so this answer was not saved.")
     if header.item_version_id is None:
-        raise NotFound(f"The attempt has no question {position}.")
+        raise NotFound(N_("The attempt has no question %(position)s."), position=position)
     section = next((s for s in header.sections if s["code"] == header.item_section_code), None)
     if section and section.get("deadline_at"):
         section_deadline = datetime.fromisoformat(section["deadline_at"])
         if now > section_deadline + timedelta(seconds=grace_seconds):
-            raise Conflict(f"Time is up for section {section['name']}; its answers are final.")
+            raise Conflict(
+                N_("Time is up for section %(section)s; its answers are final."),
+                section=section["name"],
+            )
     values: dict[str, Any] = {}
     stored: dict[str, Any] | None = None
     if op.answer is not None:
@@ -1082,7 +1094,11 @@ def _replayed(
 ) -> SaveAck:
     """The reply to an operation already recorded under its id: what it was told then."""
     if recorded.position != position:
-        raise Conflict(f"Operation {op_id} was used for question {recorded.position}.")
+        raise Conflict(
+            N_("Operation %(op)s was used for question %(position)s."),
+            op=op_id,
+            position=recorded.position,
+        )
     return SaveAck(
         position=position,
         op_id=op_id,

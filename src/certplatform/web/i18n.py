@@ -10,11 +10,14 @@ import io
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+
+if TYPE_CHECKING:
+    from certplatform.kernel.errors import AppError
 
 Lang = Literal["ko", "en"]
 LANGUAGES: tuple[Lang, ...] = ("ko", "en")
@@ -59,3 +62,26 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors lo
 
 def pick(value: str | None) -> Lang:
     return value if value in LANGUAGES else DEFAULT
+
+
+def error_text(exc: AppError) -> str:
+    """An error's message in the page's language, its named parameters filled in."""
+    return exc.localized(gettext)
+
+
+def api_language(cookie: str | None, accept_language: str | None) -> Lang:
+    """The language of a JSON error: the `lang` cookie (pages calling the API), else the
+    first supported language of Accept-Language, else English, the API's own language."""
+    if cookie in LANGUAGES:
+        return pick(cookie)
+    ranked = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, primary))
+    return pick(min(ranked)[2]) if ranked else "en"

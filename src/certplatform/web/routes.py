@@ -153,7 +153,7 @@ def html_error(request: Request, exc: AppError) -> Response:
     response: HTMLResponse = page(
         request,
         "error.html",
-        {"title": title, "message": i18n.gettext(exc.message)},
+        {"title": title, "message": i18n.error_text(exc)},
         exc.status_code,
     )
     return response

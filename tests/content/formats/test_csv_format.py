@@ -375,13 +375,13 @@ def test_map_number_out_of_range_is_an_item_error() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ("question=Q,anwser=Ans,color=C", "--map has unknown fields 'anwser', 'color'"),
+        ("question=Q,anwser=Ans,color=C", "column map has unknown fields 'anwser', 'color'"),
         (
             "question=Q,answer=Missing,choices=X|Nope",
             "columns the file does not have: 'Missing', 'Nope'",
         ),
-        ("question", "--map entry 'question' is not field=Header"),
-        ("question=Q,question=Ans", "--map names 'question' twice"),
+        ("question", "column map entry 'question' is not field=Header"),
+        ("question=Q,question=Ans", "column map names 'question' twice"),
         ("question=Q,answer=Ans,choices=X||Y", "is not Header|Header"),
     ],
 )

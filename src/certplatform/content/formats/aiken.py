@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from certplatform.content.contracts import Choice, QuestionContent, QuestionDraft, QuestionType
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
+from certplatform.kernel.errors import N_
 
 _CHOICE = re.compile(r"([A-Z])[.)][ \t]+(.*)")
 _ANSWER = re.compile(r"ANSWER:(.*)")
@@ -48,7 +49,8 @@ def parse(data: bytes) -> ParseResult:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(
-            f"The file is not UTF-8 text (undecodable byte at offset {exc.start})."
+            N_("The file is not UTF-8 text (undecodable byte at offset %(offset)s)."),
+            offset=exc.start,
         ) from None
     result = ParseResult()
     for item in _items(text.replace("\r\n", "\n").replace("\r", "\n")):

@@ -29,7 +29,8 @@ from certplatform.content.contracts import (
     QuestionDraft,
     QuestionType,
 )
-from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
+from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult, line_at
+from certplatform.kernel.errors import N_
 
 LETTERS = string.ascii_uppercase
 CHOICE_COLUMNS = tuple(f"choice_{letter.lower()}" for letter in LETTERS)
@@ -115,7 +116,9 @@ def parse(data: bytes, *, mapping: str | None = None) -> ParseResult:
                         seen[draft.external_id] = start
                     result.drafts.append(draft)
     except csv.Error as exc:
-        raise ImportFormatError(f"line {rows.line_num}: {exc}") from exc
+        raise ImportFormatError(
+            N_("%(where)s: %(problem)s"), where=line_at(rows.line_num), problem=str(exc)
+        ) from exc
     return result
 
 
@@ -154,8 +157,11 @@ def _layout(header: list[str], mapping: str | None) -> _Layout:
         unknown = [h for h, n in zip(header, names, strict=True) if n and n not in _KNOWN]
         if unknown:
             raise ImportFormatError(
-                f"unknown columns {_quoted(unknown)}; rename them to the documented "
-                "names or describe the file with --map"
+                N_(
+                    "unknown columns %(columns)s; rename them to the documented names or "
+                    "describe the file with a column map"
+                ),
+                columns=_quoted(unknown),
             )
         fields: dict[str, str] = {}
         choice_headers = list(CHOICE_COLUMNS)
@@ -167,13 +173,18 @@ def _layout(header: list[str], mapping: str | None) -> _Layout:
         missing = [h for h in wanted if h.casefold() not in names]
         if missing:
             raise ImportFormatError(
-                f"--map names columns the file does not have: {_quoted(missing)}"
+                N_("the column map names columns the file does not have: %(columns)s"),
+                columns=_quoted(missing),
             )
 
     def column(name: str) -> int | None:
         found = [i for i, n in enumerate(names) if n == name.casefold()]
         if len(found) > 1:
-            raise ImportFormatError(f"column {name!r} appears {len(found)} times in the header")
+            raise ImportFormatError(
+                N_("column '%(column)s' appears %(count)s times in the header"),
+                column=name,
+                count=len(found),
+            )
         return found[0] if found else None
 
     layout = _Layout(answer_mode=mode, width=len(header))
@@ -188,7 +199,8 @@ def _layout(header: list[str], mapping: str | None) -> _Layout:
     for required in ("question", "answer"):
         if required not in layout.columns:
             raise ImportFormatError(
-                f"the header has no {required!r} column; name it {required!r} or use --map"
+                N_("the header has no '%(column)s' column; name one so or use a column map"),
+                column=required,
             )
     return layout
 
@@ -205,13 +217,17 @@ def _parse_mapping(mapping: str) -> tuple[dict[str, str], list[str] | None, str]
         name, sep, header = (s.strip() for s in part.partition("="))
         name = name.casefold()
         if not sep or not header:
-            raise ImportFormatError(f"--map entry {part.strip()!r} is not field=Header")
+            raise ImportFormatError(
+                N_("column map entry '%(entry)s' is not field=Header"), entry=part.strip()
+            )
         if name in fields or (name == "choices" and choices is not None):
-            raise ImportFormatError(f"--map names {name!r} twice")
+            raise ImportFormatError(N_("the column map names '%(field)s' twice"), field=name)
         if name == "choices":
             choices = [h.strip() for h in header.split("|")]
             if not all(choices) or len(choices) > len(LETTERS):
-                raise ImportFormatError(f"--map choices={header!r} is not Header|Header|...")
+                raise ImportFormatError(
+                    N_("column map choices=%(header)s is not Header|Header|..."), header=header
+                )
         elif name in FIELDS:
             if name == "answer":
                 base, colon, suffix = header.rpartition(":")
@@ -222,7 +238,9 @@ def _parse_mapping(mapping: str) -> tuple[dict[str, str], list[str] | None, str]
             unknown.append(name)
     if unknown:
         raise ImportFormatError(
-            f"--map has unknown fields {_quoted(unknown)}; known are {', '.join(FIELDS)}, choices"
+            N_("the column map has unknown fields %(fields)s; known are %(known)s"),
+            fields=_quoted(unknown),
+            known=", ".join([*FIELDS, "choices"]),
         )
     return fields, choices, mode
 

@@ -26,6 +26,7 @@ from certplatform.content.contracts import (
     QuestionType,
 )
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
+from certplatform.kernel.errors import N_
 
 LETTERS = "ABCD"
 
@@ -55,7 +56,7 @@ def parse(data: bytes, *, media_dir: Path | None = None) -> ParseResult:
     try:
         items = json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise ImportFormatError(f"not a JSON document: {exc}") from exc
+        raise ImportFormatError(N_("not a JSON document: %(problem)s"), problem=str(exc)) from exc
     if not isinstance(items, list):
         raise ImportFormatError("an FCC pool is a JSON list of questions")
 

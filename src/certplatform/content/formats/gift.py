@@ -43,7 +43,8 @@ from pydantic import ValidationError
 
 from certplatform.content.contracts import QuestionContent, QuestionDraft, QuestionType
 from certplatform.content.formats import moodle_grades
-from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
+from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult, line_at
+from certplatform.kernel.errors import N_, Text
 
 RawItem = dict[str, Any]
 
@@ -66,7 +67,7 @@ _DECIMAL = Context(prec=60, traps=[])
 _HUNDRED = Decimal(100)
 
 
-class _GiftSyntaxError(Exception):
+class _GiftSyntaxError(ImportFormatError):
     """One item cannot be read; the message says why."""
 
 
@@ -86,9 +87,9 @@ def parse(data: bytes) -> ParseResult:
     subject: str | None = None
     topic: str | None = None
     for line, raw in _read(_decode(data)):
-        location = f"line {line}"
+        location: str | Text = line_at(line)
         if isinstance(raw, _GiftSyntaxError):
-            result.errors.append(ItemError(location, str(raw)))
+            result.errors.append(ItemError.of(location, raw.text))
             continue
         if raw["type"] == "Category":
             subject, topic = _category(raw["title"])
@@ -106,24 +107,30 @@ def parse(data: bytes) -> ParseResult:
                 topic=topic,
                 topic_name=topic,
                 tags=tuple(raw["tags"] or ()),
-                location=location,
+                location=str(location),
             )
         except _GiftSyntaxError as exc:
-            result.errors.append(ItemError(location, str(exc)))
+            result.errors.append(ItemError.of(location, exc.text))
         except ValidationError as exc:
-            result.errors.append(ItemError(location, _describe(exc)))
+            result.errors.append(ItemError.of(location, _describe(exc)))
         else:
             result.drafts.append(draft)
     return result
 
 
-def _location(line: int, raw: RawItem) -> str:
-    names = []
+def _location(line: int, raw: RawItem) -> Text:
+    if raw["id"] and raw["title"]:
+        return Text(
+            N_("line %(line)s (id %(id)s / title %(title)s)"),
+            line=line,
+            id=raw["id"],
+            title=raw["title"],
+        )
     if raw["id"]:
-        names.append(f"id {raw['id']}")
+        return Text(N_("line %(line)s (id %(id)s)"), line=line, id=raw["id"])
     if raw["title"]:
-        names.append(f"title {raw['title']}")
-    return f"line {line} ({' / '.join(names)})" if names else f"line {line}"
+        return Text(N_("line %(line)s (title %(title)s)"), line=line, title=raw["title"])
+    return line_at(line)
 
 
 def parse_raw(text: str) -> list[RawItem]:
@@ -131,7 +138,9 @@ def parse_raw(text: str) -> list[RawItem]:
     items: list[RawItem] = []
     for line, raw in _read(_normalize(text.removeprefix("\ufeff"))):
         if isinstance(raw, _GiftSyntaxError):
-            raise ImportFormatError(f"line {line}: {raw}")
+            raise ImportFormatError(
+                N_("%(where)s: %(problem)s"), where=line_at(line), problem=raw.text
+            )
         items.append(raw)
     return items
 
@@ -141,7 +150,8 @@ def _decode(data: bytes) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(
-            f"The file is not UTF-8 text (undecodable byte at offset {exc.start})."
+            N_("The file is not UTF-8 text (undecodable byte at offset %(offset)s)."),
+            offset=exc.start,
         ) from None
     return _normalize(text)
 
@@ -192,26 +202,26 @@ def _read_item(item: _Item) -> RawItem:
     if rest.startswith("::"):
         end = _find(rest[2:], "::")
         if end < 0:
-            raise _GiftSyntaxError("the title has no closing '::'")
+            raise _GiftSyntaxError(N_("the title has no closing '::'"))
         title = _unescape(rest[2 : 2 + end]).strip()
         rest = rest[end + 4 :]
     common: RawItem = {"id": question_id, "tags": tags, "title": title}
     opening, closing = _find(rest, "{"), _find(rest, "}")
     if closing >= 0 and (opening < 0 or closing < opening):
-        raise _GiftSyntaxError("a '}' comes before any '{' (write \\} for a literal brace)")
+        raise _GiftSyntaxError(N_("a '}' comes before any '{' (write \\} for a literal brace)"))
     if opening < 0:
         stem = _rich(rest, "moodle")
         return {**common, "type": "Description", "stem": stem, "hasEmbeddedAnswers": False}
     head, after = rest[:opening], rest[opening + 1 :]
     closing = _find(after, "}")
     if closing < 0:
-        raise _GiftSyntaxError("the answer block '{' is never closed with '}'")
+        raise _GiftSyntaxError(N_("the answer block '{' is never closed with '}'"))
     block, tail = after[:closing], after[closing + 1 :]
     if _find(block, "{") >= 0:
-        raise _GiftSyntaxError("a '{' inside the answer block (write \\{ for a literal brace)")
+        raise _GiftSyntaxError(N_("a '{' inside the answer block (write \\{ for a literal brace)"))
     if _find(tail, "{") >= 0 or _find(tail, "}") >= 0:
         raise _GiftSyntaxError(
-            "a question has one answer block; write \\{ and \\} for literal braces"
+            N_("a question has one answer block; write \\{ and \\} for literal braces")
         )
     stem1 = _rich(head, "moodle") if head.strip() else None
     answer_format = stem1["format"] if stem1 else "moodle"
@@ -249,7 +259,7 @@ def _answers(block: str, fmt: str) -> RawItem:
     parts = _split(body, "#")
     if parts[0][1].strip() in _TRUE_FALSE:
         if len(parts) > 3:
-            raise _GiftSyntaxError("a true/false answer takes at most two '#' feedbacks")
+            raise _GiftSyntaxError(N_("a true/false answer takes at most two '#' feedbacks"))
         feedback = [_feedback(part, fmt) for _, part in parts[1:]] + [None, None]
         return {
             "type": "TF",
@@ -276,7 +286,7 @@ def _choice(mark: str, piece: str, fmt: str) -> RawItem:
     parts = _split(piece, "#")
     if len(parts) > 2:
         raise _GiftSyntaxError(
-            "an answer has more than one '#' feedback (write \\# for a literal '#')"
+            N_("an answer has more than one '#' feedback (write \\# for a literal '#')")
         )
     return {
         "isCorrect": mark == "=",
@@ -294,12 +304,15 @@ def _is_pair(piece: str) -> bool:
 def _pair(number: int, piece: str, fmt: str) -> RawItem:
     arrow = _find(piece, "->")
     if arrow < 0:
-        raise _GiftSyntaxError(f"matching pair {number} has no '->'")
+        raise _GiftSyntaxError(N_("matching pair %(number)s has no '->'"), number=number)
     right = piece[arrow + 2 :]
     if _find(right, "#") >= 0:
         raise _GiftSyntaxError(
-            f"matching pair {number} has a '#', but pairs take no feedback "
-            "(write \\# for a literal '#')"
+            N_(
+                "matching pair %(number)s has a '#', but pairs take no feedback "
+                "(write \\# for a literal '#')"
+            ),
+            number=number,
         )
     return {"subquestion": _rich(piece[:arrow], fmt), "subanswer": _plain(right, fmt)}
 
@@ -307,7 +320,7 @@ def _pair(number: int, piece: str, fmt: str) -> RawItem:
 def _numerical(body: str, fmt: str) -> RawItem | list[RawItem]:
     body = body.strip()
     if not body:
-        raise _GiftSyntaxError("the numerical answer block '{#}' holds no number")
+        raise _GiftSyntaxError(N_("the numerical answer block '{#}' holds no number"))
     if body[0] not in "=~":
         if len(_split(body, "#")) == 1:
             return _number(_unescape(body))
@@ -321,7 +334,7 @@ def _numerical_choice(mark: str, piece: str, fmt: str) -> RawItem:
     weight, piece = _weight(piece)
     parts = _split(piece, "#")
     if len(parts) > 2:
-        raise _GiftSyntaxError("a numerical answer has more than one '#' feedback")
+        raise _GiftSyntaxError(N_("a numerical answer has more than one '#' feedback"))
     value = _unescape(parts[0][1]).strip()
     # An answer without a number (`~#Completely wrong`) is Moodle's catch-all '*'.
     text = {"format": fmt, "text": "*"} if value in ("", "*") else _number(value)
@@ -336,7 +349,9 @@ def _numerical_choice(mark: str, piece: str, fmt: str) -> RawItem:
 def _number(text: str) -> RawItem:
     match = _NUMERIC_ANSWER.fullmatch(text.strip())
     if match is None:
-        raise _GiftSyntaxError(f"{text.strip()!r} is not a number, 'value:tolerance' or 'min..max'")
+        raise _GiftSyntaxError(
+            N_("'%(text)s' is not a number, 'value:tolerance' or 'min..max'"), text=text.strip()
+        )
     value, tolerance, high = match.groups()
     if tolerance is not None:
         return {"type": "range", "number": Decimal(value), "range": Decimal(tolerance)}
@@ -356,7 +371,8 @@ def _weight(piece: str) -> tuple[Decimal | None, str]:
 def _no_lead(text: str) -> None:
     if text.strip():
         raise _GiftSyntaxError(
-            f"unexpected text {_unescape(text.strip())!r} before the first '=' or '~' answer"
+            N_("unexpected text '%(text)s' before the first '=' or '~' answer"),
+            text=_unescape(text.strip()),
         )
 
 
@@ -484,13 +500,13 @@ def _choice_fields(choices: list[RawItem]) -> RawItem:
     ]
     if not any(row["weight"] > 0 for row in rows):
         raise _GiftSyntaxError(
-            "no answer earns credit: mark the right one with '=' or give '%n%' weights"
+            N_("no answer earns credit: mark the right one with '=' or give '%n%' weights")
         )
     if not single:
         try:
             moodle_grades.check_multiple_response(row["weight"] for row in rows)
         except moodle_grades.GradeError as exc:
-            raise _GiftSyntaxError(str(exc)) from None
+            raise _GiftSyntaxError(str(exc)) from None  # the grade rules' own words
     kind = QuestionType.SINGLE_CHOICE if single else QuestionType.MULTIPLE_RESPONSE
     return {"type": kind, "choices": rows}
 
@@ -504,7 +520,7 @@ def _numeric_answers(choices: RawItem | list[RawItem]) -> list[RawItem]:
         weight = _fraction(choice["weight"], default, number, allow_negative=False)
         if "format" in choice["text"]:  # the catch-all '*'
             if weight > 0:
-                raise _GiftSyntaxError("a numerical answer without a number cannot earn credit")
+                raise _GiftSyntaxError(N_("a numerical answer without a number cannot earn credit"))
             continue
         feedback = _text(choice["feedback"])
         answers.append({**_numeric_range(choice["text"]), "weight": weight, "feedback": feedback})
@@ -526,11 +542,15 @@ def _fraction(
         return default
     low = -100 if allow_negative else 0
     if not low <= percent <= 100:
-        raise _GiftSyntaxError(f"the weight {percent}% is outside {low}%..100%")
+        raise _GiftSyntaxError(
+            N_("the weight %(weight)s%% is outside %(low)s%%..100%%"), weight=percent, low=low
+        )
     try:
         return float(moodle_grades.grade(_DECIMAL.divide(percent, _HUNDRED)))
     except moodle_grades.GradeError as exc:
-        raise _GiftSyntaxError(f"answer {number}: {exc}") from None
+        raise _GiftSyntaxError(
+            N_("answer %(number)s: %(problem)s"), number=number, problem=str(exc)
+        ) from None
 
 
 def _choice_id(index: int) -> str:
@@ -545,7 +565,7 @@ def _choice_id(index: int) -> str:
 
 def _nonempty(text: str, number: int) -> str:
     if not text.strip():
-        raise _GiftSyntaxError(f"answer {number} is empty")
+        raise _GiftSyntaxError(N_("answer %(number)s is empty"), number=number)
     return text
 
 

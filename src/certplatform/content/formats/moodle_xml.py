@@ -38,6 +38,7 @@ from certplatform.content.contracts import (
 from certplatform.content.formats import moodle_grades
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
 from certplatform.content.formats.xmlsafe import parse_xml, to_bytes
+from certplatform.kernel.errors import N_
 
 _SKIPPED_TYPES = {"description"}
 # The types whose answers carry grades that Moodle's importer checks (true/false has none).
@@ -58,7 +59,9 @@ def parse(data: bytes) -> ParseResult:
     """Read a Moodle XML `<quiz>`: one draft per question, one ItemError per refused question."""
     root = parse_xml(data)
     if root.tag != "quiz":
-        raise ImportFormatError(f"not a Moodle XML quiz: the root element is <{root.tag}>")
+        raise ImportFormatError(
+            N_("not a Moodle XML quiz: the root element is <%(tag)s>"), tag=root.tag
+        )
     result = ParseResult()
     category: tuple[str, ...] = ()
     codes: dict[tuple[str, ...], str] = {}

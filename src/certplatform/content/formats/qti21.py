@@ -47,6 +47,7 @@ from certplatform.content.contracts import (
 )
 from certplatform.content.formats.base import ImportFormatError, ItemError, ParseResult
 from certplatform.content.formats.xmlsafe import parse_xml, to_bytes
+from certplatform.kernel.errors import N_
 
 BLANK = "____"
 
@@ -202,7 +203,8 @@ def parse(data: bytes, *, base_dir: Path | None = None) -> ParseResult:
         reader.test(root, "")
     else:
         raise ImportFormatError(
-            f"not a QTI 2.1 assessmentItem or assessmentTest: the root element is <{kind}>"
+            N_("not a QTI 2.1 assessmentItem or assessmentTest: the root element is <%(tag)s>"),
+            tag=kind,
         )
     return reader.result
 
@@ -213,26 +215,38 @@ def _parse_package(data: bytes) -> ParseResult:
         infos = archive.infolist()
     except Exception as exc:
         # zipfile reports damaged archives with many exception types.
-        raise ImportFormatError(f"not a readable ZIP package: {exc}") from None
+        raise ImportFormatError(
+            N_("not a readable ZIP package: %(problem)s"), problem=str(exc)
+        ) from None
     if len(infos) > MAX_PACKAGE_FILES:
-        raise ImportFormatError(f"the package holds more than {MAX_PACKAGE_FILES} files")
+        raise ImportFormatError(
+            N_("the package holds more than %(count)s files"), count=MAX_PACKAGE_FILES
+        )
     if sum(info.file_size for info in infos) > MAX_PACKAGE_BYTES:
-        raise ImportFormatError(f"the package unpacks to more than {MAX_PACKAGE_BYTES} bytes")
+        raise ImportFormatError(
+            N_("the package unpacks to more than %(size)s bytes"), size=MAX_PACKAGE_BYTES
+        )
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         name = info.filename
         parts = name.split("/")
         if name.startswith(("/", "\\")) or "\\" in name or ".." in parts or ":" in parts[0]:
-            raise ImportFormatError(f"refused package: the file name {name!r} leaves the package")
+            raise ImportFormatError(
+                N_("refused package: the file name '%(name)s' leaves the package"), name=name
+            )
         if not info.is_dir():
             members[name] = info
     source = _ZipSource(archive, members)
     try:
         manifest = parse_xml(source.read(_MANIFEST))
     except _BadItemError as exc:
-        raise ImportFormatError(f"not an IMS content package: {exc}") from None
+        raise ImportFormatError(
+            N_("not an IMS content package: %(problem)s"), problem=str(exc)
+        ) from None
     except ImportFormatError as exc:
-        raise ImportFormatError(f"{_MANIFEST}: {exc}") from None
+        raise ImportFormatError(
+            N_("%(where)s: %(problem)s"), where=_MANIFEST, problem=exc.text
+        ) from None
 
     resources = _resources(manifest)
     reader = _Reader(source, {r.path: r for r in resources})
@@ -244,9 +258,13 @@ def _parse_package(data: bytes) -> ParseResult:
         try:
             root = parse_xml(source.read(test.path))
         except (_BadItemError, ImportFormatError) as exc:
-            raise ImportFormatError(f"{test.path}: {exc}") from None
+            raise ImportFormatError(
+                N_("%(where)s: %(problem)s"),
+                where=test.path,
+                problem=exc.text if isinstance(exc, ImportFormatError) else str(exc),
+            ) from None
         if _local(root.tag) != "assessmentTest":
-            raise ImportFormatError(f"{test.path} is not an assessmentTest")
+            raise ImportFormatError(N_("%(file)s is not an assessmentTest"), file=test.path)
         reader.test(root, test.path)
     if not tests:
         for item in items:

@@ -13,6 +13,7 @@ from typing import Any
 
 from certplatform.content.contracts import QuestionDraft
 from certplatform.content.formats.base import ImportFormatError, ParseResult
+from certplatform.kernel.errors import N_
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ def get_format(name: str) -> Format:
         return FORMATS[name]
     except KeyError:
         raise ImportFormatError(
-            f"Unknown format '{name}'; choose one of {', '.join(FORMATS)}."
+            N_("Unknown format '%(format)s'; choose one of %(formats)s."),
+            format=name,
+            formats=", ".join(FORMATS),
         ) from None
 
 
@@ -79,5 +82,5 @@ def read(name: str, data: bytes, options: ReadOptions | None = None) -> ParseRes
 def write(name: str, drafts: Sequence[QuestionDraft]) -> bytes:
     fmt = get_format(name)
     if not fmt.writable:
-        raise ImportFormatError(f"The {name} format is import-only.")
+        raise ImportFormatError(N_("The %(format)s format is import-only."), format=name)
     return fmt.write(drafts)

@@ -14,6 +14,7 @@ from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
 from certplatform.content.formats.base import ImportFormatError
+from certplatform.kernel.errors import N_, Term
 
 MAX_DEPTH = 200
 
@@ -31,25 +32,33 @@ def parse_xml(data: bytes) -> Element:
         line, column = exc.position
         reason = str(exc).split(":")[0]
         raise ImportFormatError(
-            f"not well-formed XML at line {line}, column {column + 1}: {reason}"
+            N_("not well-formed XML at line %(line)s, column %(column)s: %(reason)s"),
+            line=line,
+            column=column + 1,
+            reason=reason,
         ) from None
     except DefusedXmlException as exc:
         line = parser.parser.CurrentLineNumber
         column = parser.parser.CurrentColumnNumber + 1
         if isinstance(exc, DTDForbidden):
-            what = "a DTD (<!DOCTYPE ...>)"
+            what = Term(N_("a DTD (<!DOCTYPE ...>)"))
         elif isinstance(exc, EntitiesForbidden):
-            what = "an entity declaration"
+            what = Term(N_("an entity declaration"))
         else:
-            what = "an external reference"
+            what = Term(N_("an external reference"))
         raise ImportFormatError(
-            f"refused XML with {what} at line {line}, column {column}: "
-            "DTDs, entities and external references are not allowed"
+            N_(
+                "refused XML with %(what)s at line %(line)s, column %(column)s: "
+                "DTDs, entities and external references are not allowed"
+            ),
+            what=what,
+            line=line,
+            column=column,
         ) from None
     except Exception as exc:
         # The encoding named in the XML declaration is looked up among Python's codecs,
         # which fail in many ways (unknown, multi-byte, not a text codec...).
-        raise ImportFormatError(f"cannot read the XML: {exc}") from None
+        raise ImportFormatError(N_("cannot read the XML: %(problem)s"), problem=str(exc)) from None
     _check_depth(root)
     return root
 
@@ -59,7 +68,9 @@ def _check_depth(root: Element) -> None:
     while stack:
         element, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise ImportFormatError(f"XML elements are nested deeper than {MAX_DEPTH} levels")
+            raise ImportFormatError(
+                N_("XML elements are nested deeper than %(depth)s levels"), depth=MAX_DEPTH
+            )
         stack.extend((child, depth + 1) for child in element)
 
 

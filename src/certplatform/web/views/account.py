@@ -78,7 +78,7 @@ async def signin(request: Request, uow: UoW, _: SignIn) -> Response:
         context = {
             "next": target,
             "email": data.get("email", ""),
-            "error": i18n.gettext(exc.message),
+            "error": i18n.error_text(exc),
             "notice": None,
         }
         return _form_error(page(request, "signin.html", context, status=exc.status_code), exc)
@@ -113,7 +113,7 @@ async def signup(request: Request, uow: UoW, _: SignIn) -> Response:
         context = {
             "email": data.get("email", ""),
             "display_name": data.get("display_name", ""),
-            "error": i18n.gettext(exc.message),
+            "error": i18n.error_text(exc),
         }
         return _form_error(page(request, "signup.html", context, status=exc.status_code), exc)
     return redirect("/signin?signed_up=1")
@@ -188,19 +188,21 @@ async def save_settings(request: Request, uow: UoW, principal: SelfWrite) -> HTM
             if key.startswith("exam_") and value
         }
         wanted = LearningSettings(
-            desired_retention=float(data.get("desired_retention", "0.9")), exam_dates=dates
+            # People read and write the retention in per cent, as the review page shows it.
+            desired_retention=float(data.get("desired_retention_percent", "90")) / 100,
+            exam_dates=dates,
         )
     except ValueError:
         return await _settings_page(
             request,
             uow,
-            error=i18n.gettext("Check the retention (0.70–0.97) and the dates."),
+            error=i18n.gettext("Check the retention (70 to 97) and the dates."),
             status=422,
         )
     try:
         await learning.update_settings(uow, signed_in(principal), wanted)
     except Invalid as exc:
-        return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
+        return await _settings_page(request, uow, error=i18n.error_text(exc), status=422)
     return await _settings_page(request, uow, message=i18n.gettext("Saved."))
 
 
@@ -210,7 +212,7 @@ async def save_time_zone(request: Request, uow: UoW, principal: SelfWrite) -> HT
     try:
         await identity.set_time_zone(uow, signed_in(principal), chosen)
     except Invalid as exc:
-        return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
+        return await _settings_page(request, uow, error=i18n.error_text(exc), status=422)
     # This very page already shows times in the new zone.
     request.state.principal = replace(signed_in(principal), time_zone=chosen)
     return await _settings_page(request, uow, message=i18n.gettext("Saved."))
@@ -228,6 +230,6 @@ async def change_password(request: Request, uow: UoW, principal: SelfWrite) -> R
         )
     except (Invalid, NotAuthenticated) as exc:
         await uow.rollback()
-        return await _settings_page(request, uow, error=i18n.gettext(exc.message), status=422)
+        return await _settings_page(request, uow, error=i18n.error_text(exc), status=422)
     notice = i18n.gettext("Password changed. Every other session has been signed out.")
     return await _settings_page(request, uow, message=notice)

@@ -34,7 +34,7 @@ from certplatform.web import i18n
 from certplatform.web.markdown import render as render_markdown
 from certplatform.web.templating import page
 from certplatform.web.views.common import UoW, form, redirect, safe_next
-from certplatform.web.views.exam import answer_text, duration, key_text
+from certplatform.web.views.exam import answer_text, choice_style, duration, face, key_text
 
 router = APIRouter(include_in_schema=False)
 Practice = Annotated[Principal | None, Depends(Requirement("practice", "use"))]
@@ -171,6 +171,9 @@ async def _question_context(
         "here": f"/practice/{session_id}/{position}",
         "shown_at": int(time.time() * 1000),
         "inline": inline_markdown,
+        # Choices are labelled as on the exam screen: A–D for the FCC pools, 1–4 otherwise.
+        "face": face,
+        "style": choice_style(question.certification_code),
         "feedback": None,
         "error": None,
         "streak": 0,
@@ -309,7 +312,7 @@ async def answer(
             clear_after=_clear_after(request),
         )
     except Invalid as exc:
-        context["error"] = i18n.gettext(exc.message)
+        context["error"] = i18n.error_text(exc)
         status = 422
     if feedback is not None:
         # The note and bookmark as they are now, after this answer.

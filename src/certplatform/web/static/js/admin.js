@@ -65,8 +65,27 @@
     });
   }
 
+  // ---- import: the button waits for a dry run without errors -----------------------------
+  // Ticking "skip invalid items" lifts the block the errors put on it; any other option
+  // changes what the dry run showed, so the import waits for "Check again".
+  function importOptionChanged(el) {
+    var button = el.form && el.form.querySelector("[data-import-button]");
+    if (!button || !el.closest("[data-import-options]")) return;
+    if (el.name === "skip_invalid") {
+      if (button.hasAttribute("data-has-errors") && !button.hasAttribute("data-stale")) {
+        button.disabled = !el.checked;
+      }
+    } else {
+      button.setAttribute("data-stale", "");
+      button.disabled = true;
+      var note = el.form.querySelector("[data-stale-note]");
+      if (note) note.hidden = false;
+    }
+  }
+
   document.addEventListener("change", function (event) {
     var el = event.target;
+    importOptionChanged(el);
     if (el.matches("[data-type-select]")) showForType(el);
     if (el.matches("[data-format-select]")) showForFormat(el);
     if (el.matches("[data-select-all]")) {

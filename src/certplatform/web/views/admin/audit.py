@@ -54,7 +54,7 @@ def _day(value: str, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"'{name}' is not a date (YYYY-MM-DD).") from None
+        raise Invalid(i18n.N_("%(field)s is not a date (YYYY-MM-DD)."), field=name) from None
 
 
 async def _user_id(uow: UoW, value: str) -> str:
@@ -103,7 +103,7 @@ async def audit_page(
             offset=(filters.page - 1) * PAGE_SIZE,
         )
     except AppError as exc:
-        error, status = i18n.gettext(exc.message), exc.status_code
+        error, status = i18n.error_text(exc), exc.status_code
     return admin_page(
         request,
         "audit.html",

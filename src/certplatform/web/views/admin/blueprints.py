@@ -21,7 +21,7 @@ from certplatform.content.contracts import (
     PastPaperOut,
     PastPaperSpec,
 )
-from certplatform.kernel.errors import AppError, Invalid, NotFound
+from certplatform.kernel.errors import N_, AppError, Invalid, NotFound
 from certplatform.web import i18n
 from certplatform.web.views.admin._shared import (
     Form,
@@ -300,7 +300,7 @@ async def save_blueprint(request: Request, uow: UoW, principal: FormWriter) -> R
             uow,
             state,
             existing=existing,
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             status=exc.status_code,
         )
     return redirect(
@@ -411,8 +411,9 @@ async def _items(uow: UoW, state: PaperForm) -> list[dict[str, Any]]:
     unknown = [r for r in refs if r not in found]
     if unknown:
         raise Invalid(
-            i18n.gettext("No such questions in %(cert)s: %(ids)s.")
-            % {"cert": state.certification, "ids": ", ".join(unknown[:10])}
+            N_("No such questions in %(cert)s: %(ids)s."),
+            cert=state.certification,
+            ids=", ".join(unknown[:10]),
         )
     cert = await content.certification_detail(uow, state.certification)
     names = {s.code: s.name for s in cert.subjects}
@@ -442,7 +443,7 @@ async def save_paper(request: Request, uow: UoW, principal: FormWriter) -> Respo
         try:
             items = await _items(uow, state)
         except Invalid as exc:
-            errors["items"] = exc.message
+            errors["items"] = i18n.error_text(exc)
             items = []
         data = {
             "code": state.code,
@@ -465,7 +466,7 @@ async def save_paper(request: Request, uow: UoW, principal: FormWriter) -> Respo
     except AppError as exc:
         await uow.rollback()
         return await _paper_page(
-            request, uow, state, error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, state, error=i18n.error_text(exc), status=exc.status_code
         )
     return redirect(
         "/admin/blueprints?" + query(certification=state.certification, saved=state.code)

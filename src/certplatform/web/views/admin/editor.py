@@ -390,13 +390,13 @@ async def _save(
         if isinstance(exc.__cause__, ValidationError):
             errors |= _errors_at_rows(exc.__cause__, rows)
         if isinstance(exc, NotFound) and question is None:
-            errors["certification"] = i18n.gettext(exc.message)
+            errors["certification"] = i18n.error_text(exc)
         if isinstance(exc, Conflict) and question is None:
-            errors["external_id"] = i18n.gettext(exc.message)
+            errors["external_id"] = i18n.error_text(exc)
         lead = (
             i18n.gettext("The question was not saved; see the marked fields.")
             if errors
-            else i18n.gettext(exc.message)
+            else i18n.error_text(exc)
         )
         return await editor_page(
             request,
@@ -486,7 +486,7 @@ async def upload_media(request: Request, uow: UoW, principal: MediaWriter) -> Re
         )
     except AppError as exc:
         await uow.rollback()
-        message = i18n.gettext(exc.message)
+        message = i18n.error_text(exc)
         if by_script:
             return JSONResponse({"error": message}, status_code=exc.status_code)
         question = await _question_or_none(uow, state.question_id)

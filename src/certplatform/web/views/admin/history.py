@@ -142,6 +142,8 @@ async def history_page(
             authors[author_id] = author_id
     current = QuestionStatus(question.status)
     moves = [m for m in MOVES if QuestionStatus(m) in content.TRANSITIONS[current]]
+    if question.draft_version and current is QuestionStatus.PUBLISHED:
+        moves.insert(0, "published")  # publish the draft over the published version
     return admin_page(
         request,
         "versions.html",
@@ -184,10 +186,16 @@ async def move(request: Request, question_id: str, uow: UoW, principal: Publishe
     try:
         if target not in STATUSES:
             raise Invalid(N_("Choose what to do with the question."))
-        await content.set_status(uow, [question_id], QuestionStatus(target), principal)
+        await content.set_status(
+            uow,
+            [question_id],
+            QuestionStatus(target),
+            principal,
+            two_person_rule=request.app.state.settings.content_two_person_rule,
+        )
     except (Conflict, Invalid) as exc:
         await uow.rollback()
         return await history_page(
-            request, uow, question_id, error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, question_id, error=i18n.error_text(exc), status=exc.status_code
         )
     return redirect(f"/admin/questions/{question_id}/versions?moved={target}")

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from certplatform.content import service as content
 from certplatform.content.contracts import ImportSummary, QuestionStatus
 from certplatform.content.formats import registry
-from certplatform.content.formats.base import ImportFormatError
+from certplatform.content.formats.base import ImportFormatError, unreadable_file
 from certplatform.content.service import ImportRejected
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.errors import AppError, Invalid
@@ -138,7 +138,7 @@ async def _run(
             registry.read, options.format, data, registry.ReadOptions(mapping=options.map or None)
         )
     except ImportFormatError as exc:
-        raise Invalid(f"{options.filename or 'The file'}: {exc}") from exc
+        raise unreadable_file(options.filename, exc) from exc
     return await content.import_drafts(
         uow,
         storage(request),
@@ -151,6 +151,7 @@ async def _run(
         skip_invalid=options.skip_invalid if apply else True,
         actor=principal,
         source_name=options.filename,
+        two_person_rule=request.app.state.settings.content_two_person_rule,
     )
 
 
@@ -192,10 +193,17 @@ async def _preview_page(
     status: int = 200,
 ) -> HTMLResponse:
     known = {c.code for c in await content.list_certifications(uow)}
+    planned = summary.items if summary else ()
+    if errors is None:
+        errors = [_localized(i.problem or i.error) for i in planned if i.action == "error"]
+    items = [i for i in planned if i.action in ("create", "update")]
     context: dict[str, Any] = {
         "options": options,
         "summary": summary,
-        "errors": errors if errors is not None else list(summary.errors if summary else ()),
+        "items": items,
+        "errors": errors,
+        # Importing would be refused: the button stays off (ticking "skip" lifts it).
+        "blocked": bool(errors) and not options.skip_invalid,
         "error": error,
         "new_certification": options.certification not in known,
         "columns": csv_columns(data) if data and options.format == "csv" else [],
@@ -237,7 +245,7 @@ async def _check(
     except AppError as exc:
         await uow.rollback()
         return await _preview_page(
-            request, uow, options, data, error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, options, data, error=i18n.error_text(exc), status=exc.status_code
         )
     return await _preview_page(request, uow, options, data, summary=summary)
 
@@ -249,7 +257,7 @@ async def check_again(request: Request, uow: UoW, principal: Importer) -> HTMLRe
     try:
         data = await asyncio.to_thread(_kept, request, options.token)
     except Invalid as exc:
-        message = i18n.gettext(exc.message)
+        message = i18n.error_text(exc)
         return await _import_page(request, uow, options=options, error=message, status=422)
     return await _check(request, uow, principal, options, data)
 
@@ -261,20 +269,20 @@ async def apply(request: Request, uow: UoW, principal: Importer) -> HTMLResponse
     try:
         data = await asyncio.to_thread(_kept, request, options.token)
     except Invalid as exc:
-        message = i18n.gettext(exc.message)
+        message = i18n.error_text(exc)
         return await _import_page(request, uow, options=options, error=message, status=422)
     try:
         summary = await _run(request, uow, principal, options, data, apply=True)
     except AppError as exc:
         await uow.rollback()
-        errors = exc.errors if isinstance(exc, ImportRejected) else None
+        errors = [_localized(p) for p in exc.problems] if isinstance(exc, ImportRejected) else None
         return await _preview_page(
             request,
             uow,
             options,
             data,
             errors=errors,
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             status=exc.status_code,
         )
     await uow.commit()
@@ -295,7 +303,7 @@ async def export(
         return redirect("/admin/import#export")
     try:
         if format not in WRITABLE:
-            raise Invalid(f"Choose one of {', '.join(WRITABLE)}.")
+            raise Invalid(N_("Choose one of %(formats)s."), formats=", ".join(WRITABLE))
         chosen = QuestionStatus(status) if status in STATUSES else None
         drafts = await content.export_drafts(uow, storage(request), certification, chosen)
         try:
@@ -304,7 +312,7 @@ async def export(
             raise Invalid(str(exc)) from exc
     except AppError as exc:
         return await _import_page(
-            request, uow, export_error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, export_error=i18n.error_text(exc), status=exc.status_code
         )
     fmt = registry.get_format(format)
     return Response(
@@ -312,3 +320,9 @@ async def export(
         media_type=fmt.media_type,
         headers=attachment_headers(f"{certification}.{fmt.extension}"),
     )
+
+
+def _localized(problem: object) -> str:
+    """An item's problem in the page's language (item errors know their catalog message)."""
+    localized = getattr(problem, "localized", None)
+    return localized(i18n.gettext) if callable(localized) else i18n.gettext(str(problem))

@@ -83,7 +83,7 @@ async def list_page(
             offset=(filters.page - 1) * PAGE_SIZE,
         )
     except AppError as exc:
-        error = error or i18n.gettext(exc.message)
+        error = error or i18n.error_text(exc)
         status = status if status != 200 else exc.status_code
     more = len(items) > PAGE_SIZE
     return admin_page(
@@ -165,14 +165,20 @@ async def bulk_status(request: Request, uow: UoW, principal: Publisher) -> Respo
             raise Invalid(N_("Select at least one question."))
         if target not in STATUSES:
             raise Invalid(N_("Choose what to do with the selected questions."))
-        await content.set_status(uow, ids, QuestionStatus(target), principal)
+        await content.set_status(
+            uow,
+            ids,
+            QuestionStatus(target),
+            principal,
+            two_person_rule=request.app.state.settings.content_two_person_rule,
+        )
     except (Conflict, Invalid) as exc:
         await uow.rollback()
         return await list_page(
             request,
             uow,
             filters,
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             selected=frozenset(ids),
             status=exc.status_code,
         )

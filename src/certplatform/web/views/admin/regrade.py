@@ -53,7 +53,7 @@ async def regrade_page(
             report = await learning.regrade(uow, question.id, apply=apply, actor=principal)
         except AppError as exc:
             await uow.rollback()
-            error, status = i18n.gettext(exc.message), exc.status_code
+            error, status = i18n.error_text(exc), exc.status_code
         for change in report.changes if report else ():
             try:
                 emails[change.user_id] = (await identity.get_user(uow, change.user_id)).email

@@ -111,7 +111,7 @@ async def create_user(request: Request, uow: UoW, _: UserWriter) -> Response:
     except AppError as exc:
         await uow.rollback()
         return await users_page(
-            request, uow, new=new, new_error=i18n.gettext(exc.message), status=exc.status_code
+            request, uow, new=new, new_error=i18n.error_text(exc), status=exc.status_code
         )
     return redirect(f"/admin/users?created={user.id}")
 
@@ -128,7 +128,7 @@ async def change_role(request: Request, user_id: str, uow: UoW, principal: UserW
             uow,
             role=form.get("filter_role"),
             page=page_number(form.get("page", "1")),
-            error=i18n.gettext(exc.message),
+            error=i18n.error_text(exc),
             status=exc.status_code,
         )
     return redirect(
