@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.handlers import RULES
 from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.community.handlers import subscribe as subscribe_community
@@ -24,6 +25,7 @@ def subscribed_bus() -> EventBus:
     bus = EventBus()
     subscribe_audit(bus)
     subscribe_community(bus)
+    subscribe_analytics(bus)
     return bus
 
 
