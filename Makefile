@@ -67,7 +67,7 @@ prometheus: ## Install Debian's Prometheus and Alertmanager (promtool, amtool, t
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
 
 messages: install-dev ## Extract page messages into the catalogs (then translate locales/ko)
-	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform/web
+	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform
 	$(BIN)/pybabel update -i src/certplatform/web/locales/messages.pot -d src/certplatform/web/locales -l ko --no-fuzzy-matching
 
 lint: install-dev lint-deploy ## ruff (lint + format check), the import-linter contracts, the deployment files
