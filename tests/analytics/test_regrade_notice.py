@@ -68,6 +68,13 @@ async def test_a_regrade_that_changes_my_score_is_announced(
         headers=author,
     )
     assert edit.status_code == 200, edit.text
+    # The fix is a draft until published (ADR 0026); regrades grade by what is published.
+    published = await client.post(
+        "/api/v1/questions/status",
+        json={"question_ids": [qid], "status": "published"},
+        headers=author,
+    )
+    assert published.json()[0]["published_version"] == 2, published.text
     applied = await client.post(
         "/api/v1/regrade", json={"question_id": qid, "apply": True}, headers=admin
     )
