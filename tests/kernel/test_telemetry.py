@@ -95,9 +95,21 @@ async def test_the_outbox_backlog_and_lag_are_measured(app: FastAPI, db: Databas
 async def test_a_job_run_is_timed(db: Database) -> None:
     labels = {"task": "learning.sweep_deadlines", "outcome": "ok"}
     before = value("job_duration_seconds_count", **labels)
-    kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=SWEEP_JOB, broker=jobs.broker, labels={})
-    task = await kicker.kiq(key="sweep-timed", grace_seconds=60.0)
-    result = await task.wait_result(timeout=30)
+    # This process's own in-memory broker: an earlier test may have left a Redis one behind.
+    broker = jobs.configure(None, "telemetry-test:")
+    await broker.startup()
+    try:
+        previous: Database | None = jobs.current_database()
+    except RuntimeError:
+        previous = None
+    jobs.bind_database(db)
+    try:
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=SWEEP_JOB, broker=broker, labels={})
+        task = await kicker.kiq(key="sweep-timed", grace_seconds=60.0)
+        result = await task.wait_result(timeout=30)
+    finally:
+        jobs.bind_database(previous)
+        await broker.shutdown()
     assert not result.is_err, result.error
     assert value("job_duration_seconds_count", **labels) == before + 1
 
