@@ -96,6 +96,7 @@ async def test_a_job_run_is_timed(db: Database) -> None:
     labels = {"task": "learning.sweep_deadlines", "outcome": "ok"}
     before = value("job_duration_seconds_count", **labels)
     # This process's own in-memory broker: an earlier test may have left a Redis one behind.
+    shared = jobs.broker
     broker = jobs.configure(None, "telemetry-test:")
     await broker.startup()
     try:
@@ -110,6 +111,7 @@ async def test_a_job_run_is_timed(db: Database) -> None:
     finally:
         jobs.bind_database(previous)
         await broker.shutdown()
+        jobs.broker = shared  # the app's broker again, for its own shutdown
     assert not result.is_err, result.error
     assert value("job_duration_seconds_count", **labels) == before + 1
 
