@@ -1,11 +1,12 @@
 """Outbox events → the analytics store. Plain handlers on the event bus, like audit's:
-whichever transport delivers the event, the handler writes in the session it is given."""
+whichever transport delivers the event, the handler writes through the analytics port
+(the relational store in the session it is given, or ClickHouse; ADR 0031)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from certplatform.analytics import store
+from certplatform.analytics.port import store_for
 from certplatform.kernel.events import Event, EventBus
 from certplatform.learning.contracts import (
     ANSWERS_RECORDED,
@@ -20,19 +21,22 @@ from certplatform.learning.contracts import (
 
 
 async def on_answers(session: AsyncSession, event: Event) -> None:
-    await store.record_answers(session, AnswersRecorded.model_validate(event.payload).answers)
+    answers = AnswersRecorded.model_validate(event.payload).answers
+    await store_for(session).record_answers(answers)
 
 
 async def on_attempt_started(session: AsyncSession, event: Event) -> None:
-    await store.record_attempt_started(session, event.payload)
+    await store_for(session).record_attempts_started([event.payload])
 
 
 async def on_attempt_graded(session: AsyncSession, event: Event) -> None:
-    await store.record_attempt_graded(session, AttemptGraded.model_validate(event.payload))
+    graded = AttemptGraded.model_validate(event.payload)
+    await store_for(session).record_attempts_graded([graded])
 
 
 async def on_practice_started(session: AsyncSession, event: Event) -> None:
-    await store.record_practice_started(session, PracticeStarted.model_validate(event.payload))
+    run = PracticeStarted.model_validate(event.payload)
+    await store_for(session).record_practice_runs([run])
 
 
 HANDLERS = {
