@@ -269,11 +269,14 @@ def doctor(
 ) -> None:
     """Each configured backend: reachable or not, its version, and what runs embedded instead
     of the ones not set. Exit 1 when a configured backend does not answer."""
-    from certplatform.kernel.doctor import check_all
+    from certplatform.kernel.doctor import analytics_store, check_all
 
-    checks = asyncio.run(check_all(get_settings(), timeout=timeout))
+    settings = get_settings()
+    checks = asyncio.run(check_all(settings, timeout=timeout))
+    analytics = analytics_store(settings)
     if as_json:
-        typer.echo(json.dumps({"backends": [c.as_dict() for c in checks]}, ensure_ascii=False))
+        document = {"backends": [c.as_dict() for c in checks], "analytics_store": analytics}
+        typer.echo(json.dumps(document, ensure_ascii=False))
     else:
         for check in checks:
             if not check.configured:
@@ -284,6 +287,12 @@ def doctor(
             typer.echo(f"{check.backend:11} {state:12} {check.target}{version}")
             if not check.reachable:
                 typer.echo(f"{'':11} {'':12} {check.detail}")
+        where = (
+            f"on ClickHouse ({analytics['target']})"
+            if analytics["engine"] == "clickhouse"
+            else "in the application database"
+        )
+        typer.echo(f"{'analytics':11} {'store':12} {where}")
     if any(check.down for check in checks):
         raise typer.Exit(1)
 

@@ -91,10 +91,9 @@ def store_for(session: AsyncSession) -> AnalyticsStore:
     return _configured(session)
 
 
-def _default_factory() -> StoreFactory:
-    from certplatform.kernel.settings import get_settings
-
-    ch_host = get_settings().ch_host
+def factory_for(ch_host: str | None) -> StoreFactory:
+    """ClickHouse when `CH_HOST` is set (one store per process: it holds the connection),
+    else the relational store in the caller's session."""
     if ch_host:
         from certplatform.analytics.clickhouse.store import ClickHouseStore
 
@@ -103,3 +102,14 @@ def _default_factory() -> StoreFactory:
     from certplatform.analytics.relational import RelationalStore
 
     return RelationalStore
+
+
+def _default_factory() -> StoreFactory:
+    from certplatform.kernel.settings import get_settings
+
+    return factory_for(get_settings().ch_host)
+
+
+def engine_of(ch_host: str | None) -> str:
+    """Where the analytics store lives, in words for `/readyz` and `doctor`."""
+    return "clickhouse" if ch_host else "database"

@@ -9,6 +9,7 @@ need no client library and never change anything on the server.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
 import sqlite3
@@ -211,7 +212,20 @@ async def _http_server(url: str) -> str | None:
     return server
 
 
+EMBEDDED_CLICKHOUSE = "chdb:"
+
+
+def analytics_store(settings: Settings) -> dict[str, str | None]:
+    """Where the analytics store lives (ADR 0031): ClickHouse once CH_HOST is set."""
+    if settings.ch_host:
+        return {"engine": "clickhouse", "target": redact(settings.ch_host)}
+    return {"engine": "database", "target": None}
+
+
 async def _clickhouse_version(target: str) -> str | None:
+    if target.startswith(EMBEDDED_CLICKHOUSE):
+        # In-process ClickHouse: nothing to reach; it needs the chdb package and a folder.
+        return f"chdb {importlib.metadata.version('chdb')} (embedded ClickHouse)"
     url = target if "://" in target else f"http://{target}:8123"
     async with httpx.AsyncClient() as http:
         reply = await http.get(url, params={"query": "SELECT version()"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -27,24 +27,28 @@ class ChdbExecutor:
     """An embedded ClickHouse (chdb) session whose tables live in `path`."""
 
     def __init__(self, path: str) -> None:
-        from chdb import session
-
         self.path = path
-        open_session: Any = session.Session  # chdb ships no type hints
-        self._session: Any = open_session(path)
+        self._session: Any = None
         self._lock = threading.Lock()  # one statement at a time per session
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        with self._lock:
+            if self._session is None:  # opened on first use, like the server's client
+                from chdb import session
+
+                open_session: Any = session.Session  # chdb ships no type hints
+                self._session = open_session(self.path)
+            return self._session.query(sql, fmt)
 
     def query(self, sql: str, settings: Mapping[str, int]) -> list[tuple[Any, ...]]:
         if settings:
             sql += " SETTINGS " + ", ".join(f"{k} = {int(v)}" for k, v in settings.items())
-        with self._lock:
-            table = self._session.query(sql, "ArrowTable")
+        table = self._run(sql, "ArrowTable")
         columns = [column.to_pylist() for column in table.columns]
         return list(zip(*columns, strict=True)) if columns else []
 
     def command(self, sql: str) -> None:
-        with self._lock:
-            self._session.query(sql)
+        self._run(sql)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         # JSONEachRow: ClickHouse parses the values; nothing is spliced into SQL.
@@ -52,14 +56,13 @@ class ChdbExecutor:
             json.dumps(dict(zip(columns, map(_json_value, row), strict=True)), ensure_ascii=False)
             for row in rows
         )
-        with self._lock:
-            self._session.query(
-                f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}"
-            )
+        self._run(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n{lines}")
 
     def close(self) -> None:
         with self._lock:
-            self._session.close()
+            if self._session is not None:
+                self._session.close()
+                self._session = None
 
 
 def _json_value(value: Any) -> Any:
@@ -86,40 +89,56 @@ def _aware(value: Any) -> Any:
 
 
 class ConnectExecutor:
-    """A ClickHouse server through clickhouse-connect's HTTP client."""
+    """A ClickHouse server through clickhouse-connect's HTTP client, connected on first
+    use (so a process starts, and reports the server down, while ClickHouse is away)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._client: Any = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_url(cls, target: str) -> ConnectExecutor:
         """`CH_HOST` as a host name (HTTP port 8123) or a URL:
         `https://user:password@host:8443/database`."""
-        import clickhouse_connect
-
         parts = urlsplit(target if "://" in target else f"http://{target}")
         secure = parts.scheme == "https"
-        client = clickhouse_connect.get_client(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (8443 if secure else 8123),
-            username=unquote(parts.username or "default"),
-            password=unquote(parts.password or ""),
-            database=parts.path.strip("/") or "default",
-            secure=secure,
-            # No server session: the client may then serve several threads at once.
-            autogenerate_session_id=False,
-        )
-        return cls(client)
+
+        def connect() -> Any:
+            import clickhouse_connect
+
+            return clickhouse_connect.get_client(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (8443 if secure else 8123),
+                username=unquote(parts.username or "default"),
+                password=unquote(parts.password or ""),
+                database=parts.path.strip("/") or "default",
+                secure=secure,
+                # No server session: the client may then serve several threads at once.
+                autogenerate_session_id=False,
+            )
+
+        return cls(connect)
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
 
     def query(self, sql: str, settings: Mapping[str, int]) -> list[tuple[Any, ...]]:
-        result = self._client.query(sql, settings=dict(settings))
+        result = self.client.query(sql, settings=dict(settings))
         return [tuple(map(_aware, row)) for row in result.result_rows]
 
     def command(self, sql: str) -> None:
-        self._client.command(sql)
+        self.client.command(sql)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self._client.insert(table, [list(r) for r in rows], column_names=list(columns))
+        self.client.insert(table, [list(r) for r in rows], column_names=list(columns))
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
