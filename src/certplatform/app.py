@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         subscribe_community(app.state.bus)
         subscribe_analytics(app.state.bus)
         # The analytics store: ClickHouse with CH_HOST, else this database (ADR 0031).
-        previous_analytics = analytics_port.use(analytics_port.factory_for(settings.ch_host))
+        previous_analytics = analytics_port.use(analytics_port.factory_for(settings))
         redis_url = settings.redis_url
         health = app.state.redis_health = RedisHealth(redis_url) if redis_url else None
         limiter_storage = shared_storage(redis_url, settings.redis_prefix, health)

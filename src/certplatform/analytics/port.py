@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
+from certplatform.kernel.settings import Settings, get_settings
 from certplatform.learning.contracts import AnswerRecorded, AttemptGraded, PracticeStarted
 
 Engine = Literal["sqlite", "postgresql", "clickhouse"]
@@ -91,13 +92,15 @@ def store_for(session: AsyncSession) -> AnalyticsStore:
     return _configured(session)
 
 
-def factory_for(ch_host: str | None) -> StoreFactory:
+def factory_for(settings: Settings) -> StoreFactory:
     """ClickHouse when `CH_HOST` is set (one store per process: it holds the connection),
     else the relational store in the caller's session."""
-    if ch_host:
+    if settings.ch_host:
         from certplatform.analytics.clickhouse.store import ClickHouseStore
 
-        shared = ClickHouseStore.connect(ch_host)
+        shared = ClickHouseStore.connect(
+            settings.ch_host, settings.ch_user, settings.ch_password, settings.ch_database
+        )
         return lambda _session: shared
     from certplatform.analytics.relational import RelationalStore
 
@@ -105,9 +108,7 @@ def factory_for(ch_host: str | None) -> StoreFactory:
 
 
 def _default_factory() -> StoreFactory:
-    from certplatform.kernel.settings import get_settings
-
-    return factory_for(get_settings().ch_host)
+    return factory_for(get_settings())
 
 
 def engine_of(ch_host: str | None) -> str:

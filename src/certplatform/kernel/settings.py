@@ -46,7 +46,16 @@ class Settings(BaseSettings):
         description="bucket of media and journals when S3_ENDPOINT is set (made if missing)",
     )
     s3_region: str = Field(default="us-east-1", alias="S3_REGION", max_length=40)
-    ch_host: str | None = Field(default=None, alias="CH_HOST")
+    ch_host: str | None = Field(
+        default=None,
+        alias="CH_HOST",
+        description="ClickHouse for the analytics store (ADR 0031): a host (HTTP port 8123), "
+        "a URL http[s]://user:password@host:port/database, or chdb:<directory> for the "
+        "embedded engine; unset keeps analytics in the application database",
+    )
+    ch_user: str = Field(default="default", alias="CH_USER", max_length=200)
+    ch_password: str = Field(default="", alias="CH_PASSWORD", max_length=500)
+    ch_database: str = Field(default="default", alias="CH_DATABASE", max_length=200)
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="127.0.0.1", alias="HOST")
     secret_key: str = Field(

@@ -98,9 +98,11 @@ class ConnectExecutor:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, target: str) -> ConnectExecutor:
-        """`CH_HOST` as a host name (HTTP port 8123) or a URL:
-        `https://user:password@host:8443/database`."""
+    def from_url(
+        cls, target: str, user: str = "default", password: str = "", database: str = "default"
+    ) -> ConnectExecutor:
+        """`CH_HOST` as a host name (HTTP port 8123) or a URL whose user, password and
+        database, when given, override the others: `https://user:password@host:8443/db`."""
         parts = urlsplit(target if "://" in target else f"http://{target}")
         secure = parts.scheme == "https"
 
@@ -110,9 +112,9 @@ class ConnectExecutor:
             return clickhouse_connect.get_client(
                 host=parts.hostname or "127.0.0.1",
                 port=parts.port or (8443 if secure else 8123),
-                username=unquote(parts.username or "default"),
-                password=unquote(parts.password or ""),
-                database=parts.path.strip("/") or "default",
+                username=unquote(parts.username) if parts.username else user,
+                password=unquote(parts.password) if parts.password else password,
+                database=parts.path.strip("/") or database,
                 secure=secure,
                 # No server session: the client may then serve several threads at once.
                 autogenerate_session_id=False,

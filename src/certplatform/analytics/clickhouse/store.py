@@ -115,12 +115,14 @@ class ClickHouseStore:
         self._schema_lock = asyncio.Lock()
 
     @classmethod
-    def connect(cls, target: str) -> ClickHouseStore:
+    def connect(
+        cls, target: str, user: str = "default", password: str = "", database: str = "default"
+    ) -> ClickHouseStore:
         """`CH_HOST`: a server (`host`, `http[s]://…`), or `chdb:<directory>` for the
         embedded engine (one directory per process; needs the chdb package)."""
         if target.startswith(EMBEDDED):
             return cls.embedded(embedded_path(target))
-        return cls(ConnectExecutor.from_url(target))
+        return cls(ConnectExecutor.from_url(target, user, password, database))
 
     @classmethod
     def embedded(cls, path: str) -> ClickHouseStore:
