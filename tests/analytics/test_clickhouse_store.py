@@ -260,6 +260,9 @@ async def test_the_same_events_give_the_same_figures_on_both_stores(
     assert [r.percent for r in dashboard.regrades] == [75.0]
     assert dashboard.pass_chance is not None
     assert any(row.attempts for row in items)
+    # Values are quoted, never spliced: a quote in a parameter is just a character.
+    sneaky = {"user": "p0' OR '1'='1", "certification": CERT}
+    assert await ch.rows(queries.SEEN, **sneaky) == [(0,)]
 
 
 async def test_replaying_events_on_clickhouse_changes_nothing(
