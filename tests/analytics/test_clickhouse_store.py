@@ -35,7 +35,12 @@ from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database, UTCDateTime, utcnow
 from certplatform.kernel.events import Event, OutboxEvent
 from certplatform.kernel.storage import LocalStorage
-from certplatform.learning.contracts import AnswerRecorded, AttemptGraded, PracticeStarted
+from certplatform.learning.contracts import (
+    ANSWERS_RECORDED,
+    AnswerRecorded,
+    AttemptGraded,
+    PracticeStarted,
+)
 from tests.analytics.test_pipeline import learner, practise
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
@@ -324,13 +329,18 @@ async def test_consumer_and_backfill_build_the_same_clickhouse_store(
     relational = await relational_snapshot(db)
     assert len(relational["answers"]) == 5 + 2 + 12
 
-    # The same outbox events through the same handlers, with ClickHouse serving.
+    # The same outbox events through the same handlers, with ClickHouse serving: the
+    # answers as one relayed batch (one write), the rest one by one.
     with serving(ch):
         async with db.transaction() as uow:
-            for row in (await uow.session.scalars(select(OutboxEvent))).all():
-                if row.topic in handlers.HANDLERS:
-                    event = Event(row.id, row.topic, row.payload, row.created_at)
-                    await handlers.HANDLERS[row.topic](uow.session, event)
+            rows = (await uow.session.scalars(select(OutboxEvent))).all()
+            events = [Event(r.id, r.topic, r.payload, r.created_at) for r in rows]
+            answers = [e for e in events if e.topic == ANSWERS_RECORDED]
+            assert len(answers) > 2
+            await handlers.on_answers_batch(uow.session, answers)
+            for event in events:
+                if event.topic in handlers.HANDLERS and event.topic != ANSWERS_RECORDED:
+                    await handlers.HANDLERS[event.topic](uow.session, event)
     assert await snapshot(ch) == relational
 
     with serving(ch):
