@@ -44,7 +44,6 @@ RUNNING = "A group exam is already running in this room."
 NO_GROUP_EXAM = "No such group exam."
 OTHER_CERTIFICATION = "This room studies another certification; choose one of its exams."
 STILL_RUNNING = "The group exam is still running; its debrief comes when everyone has submitted."
-NOBODY = "Nobody else is here to take the exam with you."
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]

@@ -49,8 +49,8 @@ async def start_together(
             uow,
             user_id,
             blueprint_id=blueprint_id,
-            rng=random.Random(seed),
-            now=now,  # noqa: S311 - the seed is secret; one form for all
+            rng=random.Random(seed),  # noqa: S311 - a secret seed; one form for all
+            now=now,
         )
         order = tuple(i.question.question_id for i in view.items)
         if first is None:
