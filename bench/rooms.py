@@ -223,6 +223,7 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
         env["SERVE_ROLE"] = "community"
         command = [sys.executable, "-m", "uvicorn", "--factory", "certplatform.app:create_role_app"]
         command += ["--port", str(port), "--ws", ws, "--log-level", "warning"]
+        command += ["--ws-per-message-deflate", "false"]  # as `serve` runs it
     else:
         command = [sys.executable, "-m", "certplatform.cli", "serve", "--role", "community"]
         command += ["--port", str(port), "--no-migrate"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
@@ -280,3 +281,13 @@ async def test_submitting_finishes_the_exam_and_rest_start_takes_members_only(
         # A new group exam may start now that this one finished.
         next_one = await http.post(url, json=body, headers=_bearer(owner_token))
         assert next_one.status_code == 201, next_one.text
+
+
+async def test_the_socket_websocket_negotiates_no_compression(server: str) -> None:
+    """No permessage-deflate: its zlib context per connection cost about half of a held
+    socket's memory (ADR 0030), whatever the browser offers."""
+    url = server.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with websockets.connect(url, compression="deflate") as ws:
+        assert (await ws.recv()).startswith("0")  # Engine.IO open: the socket works
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
