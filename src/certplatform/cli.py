@@ -32,6 +32,11 @@ from certplatform.kernel.settings import get_settings
 from certplatform.kernel.storage import make_storage
 from certplatform.roles import ROLE_PORTS, Role
 
+# No permessage-deflate on websockets (the study rooms' Socket.IO, ADR 0030): each
+# connection's zlib context with the default window and memory level cost about 40 KB of
+# its 84; Socket.IO's messages are small, so compression saved little.
+WS_DEFLATE = False
+
 app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo content.", no_args_is_help=True)
@@ -194,6 +199,7 @@ def serve(
             port=bind_port,
             log_level="warning",
             proxy_headers=False,
+            ws_per_message_deflate=WS_DEFLATE,
         )
         return
     uvicorn.run(
@@ -202,6 +208,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         proxy_headers=False,
+        ws_per_message_deflate=WS_DEFLATE,
     )
 
 
