@@ -193,6 +193,14 @@ class Settings(BaseSettings):
         pattern=r"^[0-9.]+(,[0-9.]+)*$",
         description="seconds before each redelivery of a failed event (the last one repeats)",
     )
+    nats_partitions: int = Field(
+        default=8,
+        alias="NATS_PARTITIONS",
+        ge=1,
+        le=64,
+        description="partitions of each event stream by ordering key (one consumer each); "
+        "every process must use the same number, change it only with the streams drained",
+    )
 
     mail_backend: Literal["console", "file", "smtp"] = Field(
         default="console",
