@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -166,6 +167,64 @@ async def test_each_event_is_handled_once_in_order_per_key_and_dead_lettered_aft
     assert await count(db, handled) == 3
     await nc.close()
     await transport.close()
+
+
+async def test_two_workers_on_the_same_consumers_keep_each_keys_order(
+    db: Database, broker: NatsServer
+) -> None:
+    """Two workers (two connections, as two `certplatform worker` processes would have) pull
+    the same durable consumers; events of a key fail and are redelivered on the way. Each
+    key's events still run in the order they were written, and both workers take part."""
+    keys, per_key = 6, 8
+    fails = {(key, 2): 1 for key in range(keys)} | {(key, 5): 2 for key in range(0, keys, 2)}
+    runs: list[tuple[int, int, str]] = []
+
+    def handler_of(worker: str) -> Callable[[AsyncSession, Event], Awaitable[None]]:
+        async def handler(session: AsyncSession, event: Event) -> None:
+            key, n = int(event.payload["k"]), int(event.payload["n"])
+            if fails.get((key, n), 0) > 0:
+                fails[key, n] -= 1
+                raise RuntimeError(f"{key}/{n} fails")
+            await asyncio.sleep(random.uniform(0, 0.01))  # let the other worker overtake
+            runs.append((key, n, worker))
+
+        return handler
+
+    delivery = Delivery(max_deliver=5, backoff=(0.2,), partitions=4)
+    workers = []
+    for name in ("one", "two"):
+        bus = EventBus()
+        bus.subscribe(TOPIC, handler_of(name), name="test.two_workers")
+        workers.append((JetStream(broker.url, delivery), bus))
+    # Written interleaved: k0 n0, k1 n0, ..., k5 n0, k0 n1, ...
+    await write_events(
+        db,
+        [
+            {"attempt_id": f"k{key}", "k": key, "n": n}
+            for n in range(per_key)
+            for key in range(keys)
+        ],
+    )
+    async with db.sessions() as session:
+        assert await workers[0][0].publish_pending(session) == keys * per_key
+
+    async with contextlib.AsyncExitStack() as stack:
+        for transport, bus in workers:
+            await stack.enter_async_context(consuming(transport, db, bus))
+        handled = select(func.count()).select_from(ProcessedEvent)
+        await until(lambda: _equals(count(db, handled), keys * per_key), seconds=60)
+    # A batch that failed runs its other events again, rolled back: first runs count.
+    for key in range(keys):
+        order = list(dict.fromkeys(n for k, n, _ in runs if k == key))
+        assert order == list(range(per_key)), (key, order)
+    assert {worker for _, _, worker in runs} == {"one", "two"}
+    assert not any(fails.values())  # every planned failure happened
+    for transport, _ in workers:
+        await transport.close()
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
 
 
 async def _async(value: bool) -> bool:
