@@ -349,7 +349,7 @@ def events_transport(settings: Settings) -> JetStream | None:
         parse_backoff(settings.nats_backoff),
         partitions=settings.nats_partitions,
     )
-    return JetStream(settings.nats_url, delivery)
+    return JetStream(settings.nats_url, delivery, namespace=settings.nats_namespace)
 
 
 def create_role_app() -> FastAPI:

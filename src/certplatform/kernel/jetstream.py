@@ -1,7 +1,8 @@
 """Events on NATS JetStream (ADR 0021): the outbox relay publishes, the worker consumes.
 
-- A stream per context (`CERTPLATFORM_LEARNING` holds `certplatform.learning.>`); the subject
-  is the topic, `certplatform.<context>.<event>.v<N>`; the body is an `EventEnvelope`.
+- A stream per context (`CERTPLATFORM_LEARNING` holds `certplatform.learning.>`); the body
+  is an `EventEnvelope`. `NATS_NAMESPACE` replaces `certplatform` in subjects and stream
+  names, so that several deployments or test runs can share a server.
 - Publishing is at least once: a row is marked published only after JetStream acked it, and
   the `Nats-Msg-Id` header (the event id) lets JetStream drop a repeat within its window.
 - Partitions (ADR 0034): the subject carries the partition of the event's ordering key,
@@ -51,7 +52,7 @@ from certplatform.kernel.events import (
 
 log = structlog.get_logger(__name__)
 
-STREAM_PREFIX = "CERTPLATFORM_"
+NAMESPACE = "certplatform"  # NATS_NAMESPACE: first subject token and stream-name prefix
 DEAD_STREAM = "CERTPLATFORM_DEAD"
 DEAD_PREFIX = "certplatform.dead."
 DURABLE = "handlers"  # consumer names: handlers-p0, handlers-p1, ...
@@ -59,8 +60,13 @@ MSG_ID = "Nats-Msg-Id"
 FETCH_WAIT = 1.0  # seconds a pull request waits on the broker (and a stop waits for it)
 
 
-def stream_name(context: str) -> str:
-    return STREAM_PREFIX + context.upper()
+def stream_name(context: str, namespace: str = NAMESPACE) -> str:
+    """learning → CERTPLATFORM_LEARNING (another namespace, another set of streams)."""
+    return f"{namespace.upper()}_{context.upper()}"
+
+
+def dead_stream(namespace: str = NAMESPACE) -> str:
+    return stream_name("dead", namespace)
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -68,19 +74,19 @@ def partition_of(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
-def subject_of(topic: str, key: str, partitions: int) -> str:
+def subject_of(topic: str, key: str, partitions: int, namespace: str = NAMESPACE) -> str:
     """certplatform.learning.attempt.submitted.v1, key → certplatform.learning.p3.attempt..."""
     _, context, rest = topic.split(".", 2)
-    return f"certplatform.{context}.p{partition_of(key, partitions)}.{rest}"
+    return f"{namespace}.{context}.p{partition_of(key, partitions)}.{rest}"
 
 
 def durable_name(partition: int) -> str:
     return f"{DURABLE}-p{partition}"
 
 
-def dead_subject(topic: str) -> str:
+def dead_subject(topic: str, namespace: str = NAMESPACE) -> str:
     """certplatform.learning.attempt.submitted.v1 → certplatform.dead.learning.attempt..."""
-    return DEAD_PREFIX + topic.removeprefix("certplatform.")
+    return f"{namespace}.dead." + topic.removeprefix("certplatform.")
 
 
 def parse_backoff(spec: str) -> tuple[float, ...]:
@@ -114,6 +120,7 @@ class JetStream:
     delivery: Delivery = Delivery()
     timeout: float = 5.0
     batch: int = 500
+    namespace: str = NAMESPACE
     _nc: Client | None = None
     _js: JetStreamContext | None = None
     _streams: set[str] = field(default_factory=set)
@@ -165,7 +172,21 @@ class JetStream:
         self._streams.add(name)
 
     async def ensure_context_stream(self, context: str) -> None:
-        await self.ensure_stream(stream_name(context), [f"certplatform.{context}.>"])
+        await self.ensure_stream(
+            stream_name(context, self.namespace), [f"{self.namespace}.{context}.>"]
+        )
+
+    async def ensure_dead_stream(self) -> None:
+        await self.ensure_stream(dead_stream(self.namespace), [f"{self.namespace}.dead.>"])
+
+    async def delete_streams(self) -> None:
+        """Remove every stream of this namespace (a test run's own, when it ends)."""
+        js = await self.context()
+        for info in await js.streams_info():
+            name = info.config.name
+            if name and name.startswith(self.namespace.upper() + "_"):
+                await js.delete_stream(name)
+        self._streams.clear()
 
     # --- publishing (the outbox relay) --------------------------------------------------
 
@@ -186,7 +207,9 @@ class JetStream:
                 await self.ensure_context_stream(context)
             for row in rows:
                 envelope = EventEnvelope.of(as_event(row))
-                subject = subject_of(row.topic, envelope.key, self.delivery.partitions)
+                subject = subject_of(
+                    row.topic, envelope.key, self.delivery.partitions, self.namespace
+                )
                 body = envelope.model_dump_json(by_alias=True).encode()
                 acks.append(await js.publish_async(subject, body, headers={MSG_ID: row.id}))
         try:
@@ -213,12 +236,12 @@ class JetStream:
     async def subscribe(self, contexts: Sequence[str]) -> list[JetStreamContext.PullSubscription]:
         """One pull subscription per context and partition, each on its durable consumer."""
         js = await self.context()
-        await self.ensure_stream(DEAD_STREAM, [DEAD_PREFIX + ">"])
+        await self.ensure_dead_stream()
         subscriptions = []
         for context in contexts:
             await self.ensure_context_stream(context)
             for partition in range(self.delivery.partitions):
-                subject = f"certplatform.{context}.p{partition}.>"
+                subject = f"{self.namespace}.{context}.p{partition}.>"
                 config = ConsumerConfig(
                     durable_name=durable_name(partition),
                     filter_subject=subject,
@@ -234,7 +257,7 @@ class JetStream:
                     await js.pull_subscribe(
                         subject,
                         durable=durable_name(partition),
-                        stream=stream_name(context),
+                        stream=stream_name(context, self.namespace),
                         config=config,
                     )
                 )
@@ -300,7 +323,7 @@ class JetStream:
                 try:
                     envelope = EventEnvelope.model_validate_json(msg.data)
                 except ValidationError as exc:
-                    await self._dead_letter(msg, DEAD_PREFIX + "invalid", str(exc))
+                    await self._dead_letter(msg, f"{self.namespace}.dead.invalid", str(exc))
                     continue
                 batch.append((msg, envelope.event()))
             failed: dict[int, BaseException] = {}
@@ -340,7 +363,7 @@ class JetStream:
     async def _settle(self, msg: Msg, event: Event, error: BaseException) -> None:
         delivered = msg.metadata.num_delivered
         if delivered >= self.delivery.max_deliver:
-            await self._dead_letter(msg, dead_subject(event.topic), repr(error))
+            await self._dead_letter(msg, dead_subject(event.topic, self.namespace), repr(error))
             return
         log.warning(
             "events.handler_failed",
@@ -362,7 +385,7 @@ class JetStream:
         }
         if MSG_ID in headers:
             headers[MSG_ID] = headers[MSG_ID] + ".dead"
-        await self.ensure_stream(DEAD_STREAM, [DEAD_PREFIX + ">"])
+        await self.ensure_dead_stream()
         await js.publish(subject, msg.data, headers=headers)
         await msg.term()
         log.error("events.dead_lettered", subject=subject, reason=reason[:200])

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         description="start of every Redis key and channel, so deployments can share a server",
     )
     nats_url: str | None = Field(default=None, alias="NATS_URL")
+    nats_namespace: str = Field(
+        default="certplatform",
+        alias="NATS_NAMESPACE",
+        pattern=r"^[a-z][a-z0-9_]{0,47}$",
+        description="first token of every event subject and prefix of the stream names, so "
+        "deployments (or test runs) can share a NATS server",
+    )
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     s3_access_key: str | None = Field(default=None, alias="S3_ACCESS_KEY")
     s3_secret_key: str | None = Field(default=None, alias="S3_SECRET_KEY")
