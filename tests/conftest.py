@@ -59,10 +59,14 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The distributed shape runs the end-to-end files only; the embedded shape leaves out
-    the tests that need the distributed one."""
+    """The distributed shape runs the tests of the app under test (see shapes.EMBEDDED_ONLY);
+    the embedded shape leaves out the tests that need the distributed one."""
     if DISTRIBUTED_SHAPE:
-        keep = [item for item in items if runs_in_distributed_shape(item.nodeid)]
+        keep = [
+            item
+            for item in items
+            if runs_in_distributed_shape(item.nodeid, getattr(item, "fixturenames", []))
+        ]
     else:
         keep = [item for item in items if item.get_closest_marker("distributed_only") is None]
     if len(keep) < len(items):

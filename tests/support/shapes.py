@@ -6,8 +6,8 @@
   test publishes events to NATS (the shared server, a namespace of this run), enqueues jobs
   on Redis (the shared server, a key prefix of this run), keeps media in S3 (a moto server
   of this run) and limits and session revocations in Redis; a `certplatform worker`
-  process consumes the events and the jobs. PostgreSQL only. Only the tests listed in
-  `DISTRIBUTED` run (the end-to-end flows; see the ADR for why these).
+  process consumes the events and the jobs. PostgreSQL only. The tests that use the app
+  run, but for those in `EMBEDDED_ONLY` (see the ADR for why).
 """
 
 from __future__ import annotations
@@ -38,25 +38,30 @@ if SHAPE not in ("embedded", "distributed"):
 DISTRIBUTED_SHAPE = SHAPE == "distributed"
 SHARED_NATS = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
 
-# Files (or single tests) that run in the distributed shape too: the end-to-end flows whose
-# requests write events, jobs, media, limits and sessions. The browser tests (tests/web/)
-# stay embedded: they drive their own server process and would add most of the time.
-DISTRIBUTED = (
-    "tests/kernel/test_shapes.py",
-    "tests/audit/test_audit.py",
-    "tests/identity/test_api.py",
-    "tests/identity/test_remembered_sessions.py",
-    "tests/learning/test_exam_flows.py",
-    "tests/learning/test_practice_flows.py",
-    "tests/community/test_api.py",
-    "tests/content/test_api.py",
-    "tests/content/test_media.py",
-    "tests/kernel/test_health.py",
+# The distributed shape runs every test that uses the app under test (the `app` fixture,
+# directly or through `db`, `client`, `storage`): only those can see the shape. Left out:
+EMBEDDED_ONLY = (
+    # Browser tests drive a live server of their own per backend and take most of the
+    # suite's time; the API tests below cover the same flows.
+    "tests/web/",
+    # Deployment files, role processes, CLI processes: their own environment, not the app's.
+    "tests/deploy/",
+    "tests/cli/",
+    # Fault tests with private servers (a nats-server, redis-server, moto per test) that
+    # stop and start them, or swap this process's job broker: the shape is theirs already.
+    "tests/kernel/test_jetstream.py",
+    "tests/kernel/test_jobs.py",
+    "tests/kernel/test_redis.py",
+    "tests/content/test_s3_media.py",
+    # What this process has configured, and this process's metrics (the handlers run in
+    # the worker in the distributed shape).
+    "tests/kernel/test_doctor.py",
+    "tests/kernel/test_telemetry.py",
 )
 
 
-def runs_in_distributed_shape(nodeid: str) -> bool:
-    return nodeid.split("::")[0] in DISTRIBUTED
+def runs_in_distributed_shape(nodeid: str, fixtures: list[str]) -> bool:
+    return "app" in fixtures and not nodeid.startswith(EMBEDDED_ONLY)
 
 
 @dataclass(frozen=True)

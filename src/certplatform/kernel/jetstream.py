@@ -41,6 +41,7 @@ from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from certplatform.kernel.db import utcnow
 from certplatform.kernel.events import (
     Event,
     EventBus,
@@ -49,6 +50,7 @@ from certplatform.kernel.events import (
     claim_pending,
     mark_published,
 )
+from certplatform.kernel.telemetry import OUTBOX_LAG
 
 log = structlog.get_logger(__name__)
 
@@ -354,11 +356,13 @@ class JetStream:
                         failed[error_at] = exc
                         continue
                 break
+            done = utcnow()
             for index, (msg, event) in enumerate(batch):
                 if index in failed:
                     await self._settle(msg, event, failed[index])
                 else:
                     await msg.ack()
+                    OUTBOX_LAG.observe(max((done - event.created_at).total_seconds(), 0.0))
 
     async def _settle(self, msg: Msg, event: Event, error: BaseException) -> None:
         delivered = msg.metadata.num_delivered
