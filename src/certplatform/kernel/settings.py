@@ -201,10 +201,10 @@ class Settings(BaseSettings):
         description="seconds before each redelivery of a failed event (the last one repeats)",
     )
     nats_partitions: int = Field(
-        default=8,
+        default=32,
         alias="NATS_PARTITIONS",
         ge=1,
-        le=64,
+        le=256,
         description="partitions of each event stream by ordering key (one consumer each); "
         "every process must use the same number, change it only with the streams drained",
     )
