@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 3000
 BENCH  ?=
+SHAPES ?= embedded distributed
 export PORT
 
 .DEFAULT_GOAL := help
@@ -52,9 +53,11 @@ install-dev: $(VENV)/.dev ## Install runtime and test tools into .venv
 run: install ## Migrate ./var/certplatform.db, load the demo once, serve on :$PORT (3000)
 	$(BIN)/certplatform serve --demo --port $(PORT)
 
-test: install-dev browser prometheus coturn ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
+test: install-dev browser prometheus coturn ## Lint the architecture, then run the suite in both shapes: embedded (SQLite, PostgreSQL) and distributed (NATS, Redis, S3, a worker; PostgreSQL)
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	status=0; for shape in $(SHAPES); do \
+	  echo "== tests, $$shape shape"; TEST_SHAPE=$$shape $(BIN)/pytest || status=1; \
+	done; exit $$status
 
 browser: ## Install Debian's Chromium (and Korean fonts) for the browser tests, if missing
 	@command -v chromium >/dev/null || { \

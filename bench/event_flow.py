@@ -47,7 +47,7 @@ from certplatform.kernel.events import (
     relay_forever,
     relay_pending,
 )
-from certplatform.kernel.jetstream import DURABLE, JetStream, stream_name
+from certplatform.kernel.jetstream import JetStream, durable_name, stream_name
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import Settings
 
@@ -168,7 +168,7 @@ async def until_consuming(url: str) -> None:
     try:
         for _ in range(600):
             with contextlib.suppress(Exception):
-                await nc.jetstream().consumer_info(stream_name("learning"), DURABLE)
+                await nc.jetstream().consumer_info(stream_name("learning"), durable_name(0))
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError("the worker did not subscribe")

@@ -1,10 +1,14 @@
-"""Fixtures: every database test runs on SQLite and on PostgreSQL, from migrated schemas."""
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, from migrated schemas.
+
+`TEST_SHAPE=distributed` runs the end-to-end tests again with every backend on (NATS,
+Redis, S3, a worker process) on PostgreSQL: see tests/support/shapes.py and ADR 0034.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,13 +25,53 @@ from certplatform.kernel.db import Base, Database
 from certplatform.kernel.settings import Settings, to_async_url
 from certplatform.kernel.storage import LocalStorage
 from certplatform.models import import_all_models
+from tests.support.shapes import (
+    DISTRIBUTED_SHAPE,
+    SHAPE,
+    Services,
+    delete_streams,
+    runs_in_distributed_shape,
+    services,
+    settled,
+    start_worker,
+    stop_worker,
+    until_consuming,
+)
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-BACKENDS = os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",")
+BACKENDS = os.environ.get(
+    "TEST_BACKENDS", "postgresql" if DISTRIBUTED_SHAPE else "sqlite,postgresql"
+).split(",")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 use_fast_hashing()
 import_all_models()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "distributed_only: runs in the distributed shape only (TEST_SHAPE)"
+    )
+
+
+def pytest_report_header() -> str:
+    return f"shape: {SHAPE}, database backends: {','.join(BACKENDS)}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The distributed shape runs the tests of the app under test (see shapes.EMBEDDED_ONLY);
+    the embedded shape leaves out the tests that need the distributed one."""
+    if DISTRIBUTED_SHAPE:
+        keep = [
+            item
+            for item in items
+            if runs_in_distributed_shape(item.nodeid, getattr(item, "fixturenames", []))
+        ]
+    else:
+        keep = [item for item in items if item.get_closest_marker("distributed_only") is None]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 def shared_data() -> Path:
@@ -76,8 +120,24 @@ def mail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, media_dir: Path, mail_dir: Path) -> Settings:
-    return Settings(
+def run_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services | None]:
+    """The distributed shape's backends (None when embedded)."""
+    if not DISTRIBUTED_SHAPE:
+        yield None
+        return
+    with services(tmp_path_factory.mktemp("services")) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, media_dir: Path, mail_dir: Path, run_services: Services | None
+) -> Settings:
+    # Embedded means embedded even where the environment names backends (CI sets some).
+    embedded = {"REDIS_URL": None, "NATS_URL": None, "S3_ENDPOINT": None}
+    backends = run_services.settings() if run_services else embedded
+    return Settings(  # type: ignore[call-arg]
+        **backends,
         MAIL_BACKEND="file",
         MAIL_DIR=mail_dir,
         APP_ENV="test",
@@ -96,16 +156,40 @@ def settings(database_url: str, media_dir: Path, mail_dir: Path) -> Settings:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def app(
+    settings: Settings,
+    run_services: Services | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        yield application
+        if run_services is None:
+            yield application
+            return
+        # Distributed: this process publishes and enqueues; a worker process handles.
+        log = tmp_path_factory.mktemp("worker") / "worker.log"
+        worker = start_worker(settings, log)
+        try:
+            await until_consuming(
+                application.state.events_transport,
+                {topic.split(".")[1] for topic in application.state.bus.topics},
+                worker,
+                log,
+            )
+            application.state.worker_log = log
+            yield application
+        finally:
+            stop_worker(worker)
+            await delete_streams(run_services)
 
 
 @pytest_asyncio.fixture
 async def db(app: FastAPI) -> AsyncIterator[Database]:
     """The app's database, emptied before each test."""
     database: Database = app.state.db
+    if app.state.events_transport is not None:
+        # The worker is done with the last test's events before their rows go.
+        await settled(app.state.events_transport)
     await _truncate(database)
     app.state.principals.clear()  # the sessions it remembers were just deleted
     await app.state.login_limiter.reset()

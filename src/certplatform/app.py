@@ -351,8 +351,12 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
 def events_transport(settings: Settings) -> JetStream | None:
     if not settings.nats_url:
         return None
-    delivery = Delivery(settings.nats_max_deliver, parse_backoff(settings.nats_backoff))
-    return JetStream(settings.nats_url, delivery)
+    delivery = Delivery(
+        settings.nats_max_deliver,
+        parse_backoff(settings.nats_backoff),
+        partitions=settings.nats_partitions,
+    )
+    return JetStream(settings.nats_url, delivery, namespace=settings.nats_namespace)
 
 
 def create_role_app() -> FastAPI:

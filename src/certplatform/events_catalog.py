@@ -1,9 +1,9 @@
 """The published description of the events (docs/events/), generated from the code.
 
 `envelope.schema.json` is the JSON Schema of `EventEnvelope` (the body of every message);
-`topics.json` lists each topic with its NATS subject, stream, payload version and the
-handlers subscribed to it. `certplatform events schema` writes both; a test keeps them
-current.
+`topics.json` lists each topic with its NATS subject (the partition of its ordering key
+in place of `{partition}`), stream, payload version and the handlers subscribed to it.
+`certplatform events schema` writes both; a test keeps them current.
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from certplatform.audit.handlers import RULES
 from certplatform.audit.handlers import subscribe as subscribe_audit
 from certplatform.community.handlers import subscribe as subscribe_community
 from certplatform.kernel.events import SCHEMA_VERSION, EventBus, EventEnvelope
-from certplatform.kernel.jetstream import DEAD_PREFIX, DEAD_STREAM, DURABLE, stream_name
+from certplatform.kernel.jetstream import (
+    DEAD_PREFIX,
+    DEAD_STREAM,
+    DURABLE,
+    stream_name,
+)
 
 
 def subscribed_bus() -> EventBus:
@@ -38,7 +43,7 @@ def topics() -> dict[str, Any]:
         listed.append(
             {
                 "topic": topic,
-                "subject": topic,
+                "subject": f"certplatform.{context}.p{{partition}}.{'.'.join(event)}.{version}",
                 "context": context,
                 "event": ".".join(event),
                 "payload_version": int(version.removeprefix("v")),
@@ -48,7 +53,8 @@ def topics() -> dict[str, Any]:
         )
     return {
         "envelope_schema_version": SCHEMA_VERSION,
-        "consumer": DURABLE,
+        "consumer": DURABLE + "-p{partition}",
+        "partition": "crc32(envelope key) mod NATS_PARTITIONS",
         "dead_letter": {"stream": DEAD_STREAM, "subjects": DEAD_PREFIX + ">"},
         "topics": listed,
     }

@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from certplatform.analytics.store import study_day
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database, utcnow
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import ReviewCard
 from tests.analytics.test_pipeline import CERT, learner, practise
+from tests.support.events import relay_events
 from tests.support.exams import blueprint_id, keys_of, load, save
 
 

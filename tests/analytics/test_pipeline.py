@@ -19,12 +19,12 @@ from certplatform.analytics.models import (
     LearnerDay,
     PracticeRunFact,
 )
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import Event, EventBus, OutboxEvent
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import AnswerRecord
 from tests.support.accounts import PASSWORD, make_user
+from tests.support.events import relay_events
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
 CERT = "KR-INFO-ENGINEER"

@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from certplatform.analytics import handlers
 from certplatform.analytics.models import AttemptFact
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database
 from certplatform.kernel.events import Event, EventBus, OutboxEvent
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.contracts import ATTEMPT_GRADED
 from tests.analytics.test_pipeline import learner
 from tests.support.accounts import bearer
+from tests.support.events import relay_events
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
 CERT = "US-FCC-TECHNICIAN"

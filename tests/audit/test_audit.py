@@ -20,7 +20,6 @@ from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from certplatform.app import relay_events
 from certplatform.audit import service
 from certplatform.audit.chain import CHECKPOINT_JOURNAL, KEYED_ALG, Checkpoint, Keyring
 from certplatform.audit.contracts import AuditEntryOut, VerifyResult
@@ -36,6 +35,7 @@ from certplatform.kernel.settings import DEV_AUDIT_KEY, Settings
 from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.audit import rewrite_keyless, unprotected
+from tests.support.events import relay_events
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

@@ -9,7 +9,6 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Connection, event, func, select
 
-from certplatform.app import relay_events
 from certplatform.audit.models import AuditEntry
 from certplatform.community.models import CommentVote, ErrorReport
 from certplatform.content import service as content
@@ -20,6 +19,7 @@ from certplatform.web.markdown import render
 from tests.support.accounts import PASSWORD, bearer, make_user
 from tests.support.community import CERT, bank, comment, start_paper
 from tests.support.content import choice_question
+from tests.support.events import relay_events
 from tests.support.exams import keys_of, save, wrong_key
 
 HOSTILE = (

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 from tests.support.accounts import bearer
+from tests.support.events import relay_events
 from tests.support.exams import load
 
 POOLS = Path(__file__).resolve().parents[2] / "src/certplatform/demo/data/fcc"

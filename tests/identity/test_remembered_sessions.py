@@ -1,11 +1,10 @@
 """Signed-in callers are remembered per process (ADR 0020), and forgotten everywhere the
 moment a session ends or changes: in this process after the commit, in every other process
-through PostgreSQL's NOTIFY."""
+through PostgreSQL's NOTIFY (Redis when REDIS_URL is set)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -14,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from certplatform.kernel.db import Database
+from certplatform.kernel.settings import Settings
 from tests.support.accounts import PASSWORD, make_user
 from tests.support.server import free_port, serve
+from tests.support.shapes import worker_env
 
 
 async def _token(client: httpx.AsyncClient, email: str) -> dict[str, str]:
@@ -51,14 +52,14 @@ async def test_a_role_change_reaches_a_remembered_session(
 
 
 async def test_a_sign_out_in_one_process_holds_in_another(
-    client: httpx.AsyncClient, db: Database, database_url: str, backend: str, tmp_path: Path
+    client: httpx.AsyncClient, db: Database, settings: Settings, backend: str, tmp_path: Path
 ) -> None:
     if backend != "postgresql":
-        pytest.skip("processes share revocations through PostgreSQL's NOTIFY")
+        pytest.skip("processes share revocations through PostgreSQL's NOTIFY (or Redis)")
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "APP_ENV": "test",
+        # The other process has the backends of this one: with REDIS_URL (the distributed
+        # shape) revocations travel on Redis, without it on PostgreSQL's NOTIFY.
+        **worker_env(settings),
         "MEDIA_DIR": str(tmp_path),
         "LOG_LEVEL": "WARNING",
         # Long enough that only the notification can make the other process forget.

@@ -9,7 +9,6 @@ import httpx
 from fastapi import FastAPI
 from taskiq.kicker import AsyncKicker
 
-from certplatform.app import relay_events
 from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.db import Database
@@ -18,6 +17,7 @@ from certplatform.kernel.storage import LocalStorage
 from certplatform.kernel.telemetry import REGISTRY
 from certplatform.learning.tasks import SWEEP_JOB
 from tests.support.accounts import bearer
+from tests.support.events import relay_events
 from tests.support.exams import blueprint_id, keys_of, load, save
 
 CERT = "US-FCC-TECHNICIAN"

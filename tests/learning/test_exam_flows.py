@@ -477,9 +477,9 @@ async def test_integrity_events_are_stored_and_audited(
 ) -> None:
     from sqlalchemy import select
 
-    from certplatform.app import relay_events
     from certplatform.audit import service as audit
     from certplatform.learning.models import AttemptEvent
+    from tests.support.events import relay_events
 
     await load(db, storage, "US-FCC-TECHNICIAN")
     learner = await bearer(client, db)

@@ -81,7 +81,8 @@ class Event:
 class EventEnvelope(BaseModel):
     """What travels on the bus: the JSON body of every message on `certplatform.>`.
 
-    The subject is the topic; the `Nats-Msg-Id` header is `id` (JetStream drops a repeat).
+    The subject is the topic with the key's partition after the context (ADR 0034); the
+    `Nats-Msg-Id` header is `id` (JetStream drops a repeat).
     `schema` versions this envelope; the topic's `.vN` versions the payload.
     """
 
@@ -94,7 +95,7 @@ class EventEnvelope(BaseModel):
     topic: str = Field(
         pattern=TOPIC_PATTERN,
         max_length=200,
-        description="certplatform.<context>.<event>.v<N>; also the NATS subject",
+        description="certplatform.<context>.<event>.v<N>",
     )
     created_at: datetime = Field(description="when the writer's transaction recorded it (UTC)")
     key: str = Field(max_length=300, description="ordering key: events with one key keep order")

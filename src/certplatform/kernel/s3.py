@@ -128,8 +128,13 @@ class S3Storage(LocalStorage):
         self._journal(name)
         keys: list[str] = []
         pages = self.client.get_paginator("list_objects_v2")
-        for page in pages.paginate(Bucket=self.bucket, Prefix=f"journals/{name}/"):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
+        try:
+            for page in pages.paginate(Bucket=self.bucket, Prefix=f"journals/{name}/"):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except ClientError as exc:
+            if _missing(exc):  # no bucket yet: nothing was ever written to the journal
+                return []
+            raise
         return [
             self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
             for key in sorted(keys)
@@ -201,4 +206,4 @@ class S3Storage(LocalStorage):
 
 def _missing(exc: ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+    return code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket")

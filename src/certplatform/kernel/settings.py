@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         description="start of every Redis key and channel, so deployments can share a server",
     )
     nats_url: str | None = Field(default=None, alias="NATS_URL")
+    nats_namespace: str = Field(
+        default="certplatform",
+        alias="NATS_NAMESPACE",
+        pattern=r"^[a-z][a-z0-9_]{0,47}$",
+        description="first token of every event subject and prefix of the stream names, so "
+        "deployments (or test runs) can share a NATS server",
+    )
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     s3_access_key: str | None = Field(default=None, alias="S3_ACCESS_KEY")
     s3_secret_key: str | None = Field(default=None, alias="S3_SECRET_KEY")
@@ -230,6 +237,14 @@ class Settings(BaseSettings):
         alias="NATS_BACKOFF",
         pattern=r"^[0-9.]+(,[0-9.]+)*$",
         description="seconds before each redelivery of a failed event (the last one repeats)",
+    )
+    nats_partitions: int = Field(
+        default=32,
+        alias="NATS_PARTITIONS",
+        ge=1,
+        le=256,
+        description="partitions of each event stream by ordering key (one consumer each); "
+        "every process must use the same number, change it only with the streams drained",
     )
 
     mail_backend: Literal["console", "file", "smtp"] = Field(
