@@ -53,6 +53,7 @@ from certplatform.kernel.redis import Channel, RedisHealth, SharedLimitStorage, 
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import make_storage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
+from certplatform.kernel.tracing import RequestTrace, configure_tracing, shutdown_tracing
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
@@ -117,6 +118,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = settings.otel_exporter_otlp_endpoint
+        if tracing:  # only then: another app of this process may be tracing
+            configure_tracing(tracing, service_name(settings, role, app.state.consume_events))
         db = Database(settings.async_database_url)
         app.state.db = db
         app.state.bus = EventBus()
@@ -225,6 +229,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             if isinstance(limiter_storage, SharedLimitStorage):
                 await limiter_storage.close()
             await db.dispose()
+            if tracing:
+                shutdown_tracing()  # flushes the spans still queued
 
     app = FastAPI(
         title="cert-platform",
@@ -253,6 +259,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         larger=[(pattern, settings.max_upload_bytes) for pattern in UPLOAD_PATHS],
     )
     app.add_middleware(MetricsMiddleware)
+    if settings.otel_exporter_otlp_endpoint or settings.log_requests:
+        app.add_middleware(RequestTrace, log_requests=settings.log_requests)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
@@ -339,6 +347,13 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         # Outside admission control: a long poll or a websocket holds no request slot.
         app.add_middleware(SocketRoute, server=build_server(app.state, settings.redis_url))
     return app
+
+
+def service_name(settings: Settings, role: Role, worker: bool) -> str:
+    """service.name of this process's spans: OTEL_SERVICE_NAME, else by role (or worker)."""
+    return settings.otel_service_name or (
+        "certplatform-worker" if worker else f"certplatform-{role.value}"
+    )
 
 
 def events_transport(settings: Settings) -> JetStream | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nats
@@ -31,6 +31,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,6 +43,7 @@ from certplatform.kernel.events import (
     claim_pending,
     mark_published,
 )
+from certplatform.kernel.tracing import TRACEPARENT, end_publish, start_publish
 
 log = structlog.get_logger(__name__)
 
@@ -159,13 +161,24 @@ class JetStream:
             await session.commit()
             return 0
         acks: list[asyncio.Future[Any]] = []
-        async with asyncio.timeout(self.timeout):  # a broker that went away must not hang us
-            js = await self.context()
-            for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
-                await self.ensure_context_stream(context)
-            for row in rows:
-                body = EventEnvelope.of(as_event(row)).model_dump_json(by_alias=True).encode()
-                acks.append(await js.publish_async(row.topic, body, headers={MSG_ID: row.id}))
+        spans: list[Span | None] = []  # each row's publish span (None: untraced)
+        try:
+            async with asyncio.timeout(self.timeout):  # a broker gone away must not hang us
+                js = await self.context()
+                for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
+                    await self.ensure_context_stream(context)
+                for row in rows:
+                    span, traceparent = start_publish(row.traceparent, row.topic, row.id, "nats")
+                    spans.append(span)
+                    headers = {MSG_ID: row.id}
+                    if traceparent is not None:
+                        headers[TRACEPARENT] = traceparent
+                    body = EventEnvelope.of(as_event(row)).model_dump_json(by_alias=True).encode()
+                    acks.append(await js.publish_async(row.topic, body, headers=headers))
+        except BaseException as exc:
+            for span in spans:
+                end_publish(span, exc)
+            raise
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*acks, return_exceptions=True), self.timeout
@@ -175,10 +188,13 @@ class JetStream:
                 ack.cancel()
             results = [ack.result() if ack.done() and not ack.cancelled() else None for ack in acks]
         acked: list[str] = []
-        for row, result in zip(rows, results, strict=True):
-            if result is None or isinstance(result, BaseException):
-                break
-            acked.append(row.id)
+        broken: BaseException | str | None = None  # the first failure; the rest wait with it
+        for row, result, span in zip(rows, results, spans, strict=True):
+            if broken is None and (result is None or isinstance(result, BaseException)):
+                broken = result if isinstance(result, BaseException) else "no ack"
+            if broken is None:
+                acked.append(row.id)
+            end_publish(span, broken)
         await mark_published(session, acked)
         await session.commit()
         if len(acked) < len(rows):
@@ -261,7 +277,11 @@ class JetStream:
             except ValidationError as exc:
                 await self._dead_letter(msg, DEAD_PREFIX + "invalid", str(exc))
                 continue
-            batch.append((msg, envelope.event(), envelope.key))
+            event = envelope.event()
+            traceparent = (msg.headers or {}).get(TRACEPARENT)
+            if traceparent:
+                event = replace(event, traceparent=traceparent)
+            batch.append((msg, event, envelope.key))
         failed: dict[int, BaseException | None] = {}  # index → error (None: held back)
         together = True  # the whole batch in one dispatch; after a failure, one by one
         while True:
