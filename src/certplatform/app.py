@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from certplatform.analytics.api import router as analytics_router
 from certplatform.analytics.handlers import subscribe as subscribe_analytics
@@ -41,9 +42,14 @@ from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.bodylimit import BodyLimit, BodyTooLarge, too_large_body
-from certplatform.kernel.db import Database
+from certplatform.kernel.db import Database, database_unavailable
 from certplatform.kernel.doctor import READY_BACKENDS, check_all
-from certplatform.kernel.errors import AppError, TooManyRequests
+from certplatform.kernel.errors import (
+    AppError,
+    TooManyRequests,
+    Unavailable,
+    database_unavailable_error,
+)
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.jetstream import Delivery, JetStream, parse_backoff
 from certplatform.kernel.logging import configure_logging
@@ -265,7 +271,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
         headers = (
-            {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+            {"retry-after": str(exc.retry_after)}
+            if isinstance(exc, TooManyRequests | Unavailable)
+            else None
         )
         if web.is_page(request):
             response = web.html_error(request, exc)
@@ -276,6 +284,16 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         )
         body = exc.to_dict(i18n.catalog(lang).gettext)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        """A dropped or refused database connection (a restart, a failover) is a 503 to
+        retry, not a 500; the pool reconnects by itself. Any other database error is a bug."""
+        if not database_unavailable(exc):
+            raise exc
+        log.warning("database.unavailable", path=request.url.path, error=str(exc)[:200])
+        return await app_error(request, database_unavailable_error())
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
