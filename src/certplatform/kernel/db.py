@@ -108,6 +108,9 @@ _UNAVAILABLE_NAMES = frozenset(
         "ConnectionFailureError",  # class 08
         "ClientCannotConnectError",
         "PostgresConnectionError",
+        # A pooled connection the server dropped while it was still reading an error's
+        # tail, handed out again before asyncpg saw the socket close (seen mid-shutdown).
+        "InternalClientError",
     }
 )
 
