@@ -156,6 +156,7 @@ async def test_the_in_process_relay_and_jobs_continue_the_request_trace(
         )
         assert reply.status_code == 200, reply.text
         assert await relay_events(traced_app) >= 1
+        assert (await http.get("/no/such/page-1234")).status_code == 404
 
         # A job sent inside a traced span runs in a child span.
         done: list[str] = []
@@ -184,6 +185,11 @@ async def test_the_in_process_relay_and_jobs_continue_the_request_trace(
     assert (publish.trace_id, publish.parent_span_id) == (request.trace_id, request.span_id)
     assert (handler.trace_id, handler.parent_span_id) == (request.trace_id, publish.span_id)
     assert {s.service for s in (request, publish, handler)} == {"svc"}
+    # A path no route matched names no span: its name has a bound.
+    unmatched = receiver.wait_until(
+        lambda span: span.attributes.get("url.path") == "/no/such/page-1234", "the 404"
+    )
+    assert (unmatched.name, unmatched.attributes["http.response.status_code"]) == ("GET", 404)
     sender = receiver.wait_for("sender")
     job = receiver.wait_for("job test.traced")
     assert (job.kind, job.trace_id, job.parent_span_id) == (

@@ -31,6 +31,8 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from certplatform.kernel.telemetry import METHODS
+
 log = structlog.get_logger(__name__)
 
 TRACEPARENT = "traceparent"
@@ -237,7 +239,7 @@ class RequestTrace:
                 status = message["status"]
             await send(message)
 
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in METHODS else "_OTHER"
         span_cm: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if tracer_ is not None:
             parent = None
@@ -246,7 +248,8 @@ class RequestTrace:
                     parent = context_of(value.decode("latin-1"))
                     break
             span_cm = tracer_.start_as_current_span(
-                f"{method} {scope['path']}",  # renamed to the route below, once routed
+                method,  # named after the route template below, once routed (not the path:
+                # a name per raw path, each 404 included, would have no bound)
                 context=parent,
                 kind=SpanKind.SERVER,
                 attributes={"http.request.method": method, "url.path": scope["path"]},
