@@ -29,7 +29,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from certplatform.kernel.db import Base, IdMixin, JSONType, UTCDateTime, new_id, utcnow
 from certplatform.kernel.telemetry import OUTBOX_LAG, OUTBOX_OLDEST, OUTBOX_PENDING
-from certplatform.kernel.tracing import current_traceparent, end_publish, handling, start_publish
+from certplatform.kernel.tracing import (
+    current_traceparent,
+    end_publish,
+    handling,
+    start_publish,
+    tracer,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -203,7 +209,12 @@ class EventBus:
         return ran
 
 
+_UNTRACED = contextlib.nullcontext()
+
+
 def _handler_span(name: str, events: list[Event]) -> contextlib.AbstractContextManager[None]:
+    if tracer() is None:
+        return _UNTRACED  # tracing off: not even a generator per handler run
     return handling(
         name,
         [event.topic for event in events],
