@@ -46,8 +46,9 @@ def traces_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/v1/traces"
 
 
-def configure_tracing(endpoint: str | None, service_name: str) -> bool:
+def configure_tracing(endpoint: str | None, service_name: str, exporter: Any = None) -> bool:
     """Export spans in batches to `endpoint` (OTLP/HTTP protobuf); None: trace nothing.
+    `exporter` (an SDK SpanExporter) replaces the OTLP one (the benchmark's null exporter).
 
     Returns whether tracing is on. Calling it again replaces the provider (flushing the old)."""
     global _provider, _tracer
@@ -61,7 +62,7 @@ def configure_tracing(endpoint: str | None, service_name: str) -> bool:
 
     # The sampler comes from OTEL_TRACES_SAMPLER (default: parent-based, always on).
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    exporter = OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=5)
+    exporter = exporter or OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=5)
     # The batch is sent from the processor's own thread: a slow or absent collector never
     # holds a request up; past the queue's 2048 spans they are dropped, not buffered.
     provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -76,6 +77,13 @@ def shutdown_tracing() -> None:
     provider, _provider, _tracer = _provider, None, None
     if provider is not None:
         provider.shutdown()
+
+
+def flush_tracing(timeout_s: float = 30.0) -> bool:
+    """Export every span ended so far (benchmarks, tests); False if it timed out."""
+    if _provider is None:
+        return True
+    return bool(_provider.force_flush(int(timeout_s * 1000)))
 
 
 def tracer() -> Tracer | None:
