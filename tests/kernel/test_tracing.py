@@ -157,6 +157,7 @@ async def test_the_in_process_relay_and_jobs_continue_the_request_trace(
         assert reply.status_code == 200, reply.text
         assert await relay_events(traced_app) >= 1
         assert (await http.get("/no/such/page-1234")).status_code == 404
+        assert (await http.get("/healthz")).status_code == 200
 
         # A job sent inside a traced span runs in a child span.
         done: list[str] = []
@@ -190,6 +191,8 @@ async def test_the_in_process_relay_and_jobs_continue_the_request_trace(
         lambda span: span.attributes.get("url.path") == "/no/such/page-1234", "the 404"
     )
     assert (unmatched.name, unmatched.attributes["http.response.status_code"]) == ("GET", 404)
+    # Probes are not traced (every few seconds from every health check).
+    assert not [span for span in receiver.spans if span.attributes.get("url.path") == "/healthz"]
     sender = receiver.wait_for("sender")
     job = receiver.wait_for("job test.traced")
     assert (job.kind, job.trace_id, job.parent_span_id) == (

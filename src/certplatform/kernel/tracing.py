@@ -31,6 +31,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from certplatform.kernel.admission import EXEMPT
 from certplatform.kernel.telemetry import METHODS
 
 log = structlog.get_logger(__name__)
@@ -223,6 +224,10 @@ def add_trace_ids(
 # --- the HTTP edge --------------------------------------------------------------------------
 
 
+# Health checks and scrapes, every few seconds from every probe: no trace, no log line.
+PROBES = frozenset(EXEMPT)
+
+
 class RequestTrace:
     """A server span per HTTP request named `METHOD /route/{template}`, and, with
     `log_requests`, one JSON log line per request (inside the span: it carries the trace id).
@@ -235,7 +240,11 @@ class RequestTrace:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracer_ = _tracer
-        if scope["type"] != "http" or (tracer_ is None and not self.log_requests):
+        if (
+            scope["type"] != "http"
+            or (tracer_ is None and not self.log_requests)
+            or scope["path"] in PROBES
+        ):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
