@@ -16,6 +16,8 @@ ALL = (
     "rooms",
     "event_flow",
     "dashboard",
+    "tracing_overhead",
+    "job_throughput",
 )
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from certplatform.analytics import port as analytics_port
 from certplatform.analytics.api import router as analytics_router
@@ -42,9 +43,14 @@ from certplatform.kernel import jobs
 from certplatform.kernel.admission import AdmissionControl
 from certplatform.kernel.auth import load_enforcer
 from certplatform.kernel.bodylimit import BodyLimit, BodyTooLarge, too_large_body
-from certplatform.kernel.db import Database
+from certplatform.kernel.db import Database, database_unavailable
 from certplatform.kernel.doctor import READY_BACKENDS, check_all
-from certplatform.kernel.errors import AppError, TooManyRequests
+from certplatform.kernel.errors import (
+    AppError,
+    TooManyRequests,
+    Unavailable,
+    database_unavailable_error,
+)
 from certplatform.kernel.events import EventBus, relay_forever, relay_pending
 from certplatform.kernel.jetstream import Delivery, JetStream, parse_backoff
 from certplatform.kernel.logging import configure_logging
@@ -54,6 +60,7 @@ from certplatform.kernel.redis import Channel, RedisHealth, SharedLimitStorage, 
 from certplatform.kernel.settings import Settings, get_settings
 from certplatform.kernel.storage import make_storage
 from certplatform.kernel.telemetry import REGISTRY, MetricsMiddleware
+from certplatform.kernel.tracing import RequestTrace, configure_tracing, shutdown_tracing
 from certplatform.learning.api import router as learning_router
 from certplatform.learning.lean_route import LeanSaveRoute
 from certplatform.learning.lean_save import LeanSaves, create_pool
@@ -118,6 +125,9 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing = settings.otel_exporter_otlp_endpoint
+        if tracing:  # only then: another app of this process may be tracing
+            configure_tracing(tracing, service_name(settings, role, app.state.consume_events))
         db = Database(settings.async_database_url)
         app.state.db = db
         app.state.bus = EventBus()
@@ -229,6 +239,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                 await limiter_storage.close()
             analytics_port.use(previous_analytics)
             await db.dispose()
+            if tracing:
+                shutdown_tracing()  # flushes the spans still queued
 
     app = FastAPI(
         title="cert-platform",
@@ -257,11 +269,15 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         larger=[(pattern, settings.max_upload_bytes) for pattern in UPLOAD_PATHS],
     )
     app.add_middleware(MetricsMiddleware)
+    if settings.otel_exporter_otlp_endpoint or settings.log_requests:
+        app.add_middleware(RequestTrace, log_requests=settings.log_requests)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
         headers = (
-            {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+            {"retry-after": str(exc.retry_after)}
+            if isinstance(exc, TooManyRequests | Unavailable)
+            else None
         )
         if web.is_page(request):
             response = web.html_error(request, exc)
@@ -272,6 +288,16 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         )
         body = exc.to_dict(i18n.catalog(lang).gettext)
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        """A dropped or refused database connection (a restart, a failover) is a 503 to
+        retry, not a 500; the pool reconnects by itself. Any other database error is a bug."""
+        if not database_unavailable(exc):
+            raise exc
+        log.warning("database.unavailable", path=request.url.path, error=str(exc)[:200])
+        return await app_error(request, database_unavailable_error())
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
@@ -346,6 +372,13 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         # Outside admission control: a long poll or a websocket holds no request slot.
         app.add_middleware(SocketRoute, server=build_server(app.state, settings.redis_url))
     return app
+
+
+def service_name(settings: Settings, role: Role, worker: bool) -> str:
+    """service.name of this process's spans: OTEL_SERVICE_NAME, else by role (or worker)."""
+    return settings.otel_service_name or (
+        "certplatform-worker" if worker else f"certplatform-{role.value}"
+    )
 
 
 def events_transport(settings: Settings) -> JetStream | None:

@@ -188,3 +188,28 @@ def test_the_grafana_provisioning_names_what_exists(name: str) -> None:
         compose = yaml.safe_load((OBSERVE / "docker-observe.yml").read_text())
         mounts = compose["services"]["grafana"]["volumes"]
         assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts
+
+
+def test_the_app_sends_its_spans_to_tempo_and_grafana_links_logs_and_traces() -> None:
+    tempo = yaml.safe_load((OBSERVE / "tempo" / "tempo.yml").read_text())
+    http = tempo["distributor"]["receivers"]["otlp"]["protocols"]["http"]
+    assert http["endpoint"].endswith(":4318")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        if name != "migrate":
+            endpoint = service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+            assert endpoint == "${OTEL_EXPORTER_OTLP_ENDPOINT-http://tempo:4318}", name
+    observe = yaml.safe_load((OBSERVE / "docker-observe.yml").read_text())
+    assert observe["services"]["tempo"]["networks"] == ["neget"]
+    sources = yaml.safe_load(
+        (OBSERVE / "grafana" / "provisioning" / "datasources" / "datasources.yml").read_text()
+    )["datasources"]
+    by_uid = {source["uid"]: source for source in sources}
+    assert by_uid["tempo"]["url"] == "http://tempo:3200"
+    assert by_uid["tempo"]["jsonData"]["tracesToLogsV2"]["filterByTraceID"] is True
+    (derived,) = by_uid["loki"]["jsonData"]["derivedFields"]
+    line = '{"event": "http.request", "trace_id": "0af7651916cd43dd8448eb211c80319c"}'
+    found = re.search(derived["matcherRegex"], line)
+    assert found is not None
+    assert found.group(1) == "0af7651916cd43dd8448eb211c80319c"
+    assert derived["datasourceUid"] == "tempo"

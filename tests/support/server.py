@@ -35,3 +35,14 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     process.kill()
     raise AssertionError(f"the server did not start:\n{log.read_text()[-3000:]}")
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start `certplatform worker` (jobs, and with NATS_URL the event handlers)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "certplatform.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -82,7 +84,53 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     # A fixed pool (the same 20 connections at most as 10 + 10 overflow): overflow
     # connections are closed on return, so under load they were reopened again and again
     # (a new connection costs ~5 ms of CPU and ~20 ms before its first query).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
+    # No pre-ping (a round trip per checkout): a connection the server dropped (a restart, a
+    # failover) fails its statement once, SQLAlchemy sees the disconnect and invalidates the
+    # whole pool, and the next checkouts connect afresh (tests/kernel/test_postgres_restart.py).
+    # A server that does not answer a connect fails it after CONNECT_TIMEOUT_S, not 60 s.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+CONNECT_TIMEOUT_S = 5.0
+# asyncpg's errors for a server that is going, gone or not back yet (by name: no import here).
+_UNAVAILABLE_NAMES = frozenset(
+    {
+        "AdminShutdownError",  # 57P01: shut down (pg_ctl stop, a failover)
+        "CrashShutdownError",  # 57P02
+        "CannotConnectNowError",  # 57P03: starting up or shutting down
+        "ConnectionDoesNotExistError",  # the connection was lost mid-statement
+        "ConnectionFailureError",  # class 08
+        "ClientCannotConnectError",
+        "PostgresConnectionError",
+        # A pooled connection the server dropped while it was still reading an error's
+        # tail, handed out again before asyncpg saw the socket close (seen mid-shutdown).
+        "InternalClientError",
+    }
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is unreachable or dropped the connection (not a bug or
+    a constraint): the request can be answered 503, to be retried."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | socket.gaierror):
+            return True
+        if type(current).__name__ in _UNAVAILABLE_NAMES:
+            return True
+        orig = getattr(current, "orig", None) if isinstance(current, DBAPIError) else None
+        current = orig or current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import json
-import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from certplatform.kernel.db import create_engine
 from certplatform.kernel.settings import Settings
+from certplatform.kernel.tracing import traces_url
 
 BACKENDS = ("database", "redis", "nats", "s3", "clickhouse", "otlp")
 # What a serving process cannot do its work without, or does worse without (ADR 0021).
@@ -56,11 +56,6 @@ class Check:
         return asdict(self)
 
 
-def otlp_endpoint() -> str | None:
-    # The OpenTelemetry SDK reads this variable itself; it is not one of our settings.
-    return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
-
-
 def configured_target(backend: str, settings: Settings) -> str | None:
     return {
         "database": settings.database_url,
@@ -68,7 +63,7 @@ def configured_target(backend: str, settings: Settings) -> str | None:
         "nats": settings.nats_url,
         "s3": settings.s3_endpoint,
         "clickhouse": settings.ch_host,
-        "otlp": otlp_endpoint(),
+        "otlp": settings.otel_exporter_otlp_endpoint,
     }[backend]
 
 
@@ -118,7 +113,7 @@ async def _check(
         "nats": lambda: _nats_version(target),
         "s3": lambda: _http_server(target),
         "clickhouse": lambda: _clickhouse_version(target, settings.ch_user, settings.ch_password),
-        "otlp": lambda: _tcp_open(target),
+        "otlp": lambda: _otlp_receiver(target),
     }[backend]
     try:
         version = await asyncio.wait_for(probe(), timeout)
@@ -236,8 +231,16 @@ async def _clickhouse_version(target: str, user: str = "default", password: str 
     return "ClickHouse " + reply.text.strip() if reply.status_code == 200 else None
 
 
-async def _tcp_open(url: str) -> str | None:
-    host, port = _host_port(url, 4317)
-    _, writer = await asyncio.open_connection(host, port)
-    writer.close()
-    return None
+async def _otlp_receiver(endpoint: str) -> str | None:
+    """POST an empty ExportTraceServiceRequest (zero bytes of protobuf: no spans) where the
+    exporter sends its batches; a collector that takes it answers 200."""
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            traces_url(endpoint),
+            content=b"",
+            headers={"content-type": "application/x-protobuf"},
+        )
+    if reply.status_code != 200:
+        raise ConnectionError(f"{traces_url(endpoint)} answered HTTP {reply.status_code}")
+    server: str | None = reply.headers.get("server")
+    return f"OTLP/HTTP ({server})" if server else "OTLP/HTTP"

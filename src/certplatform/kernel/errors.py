@@ -142,3 +142,18 @@ class TooManyRequests(AppError):
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
+
+
+class Unavailable(AppError):
+    """A backend the request needs (the database) is down or restarting: retry shortly."""
+
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
+
+
+def database_unavailable_error() -> Unavailable:
+    return Unavailable(N_("The database is unavailable for a moment; retry shortly."))

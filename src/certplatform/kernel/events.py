@@ -12,6 +12,7 @@ handler's transaction: its effect happens once whichever transport delivered it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from certplatform.kernel.db import Base, IdMixin, JSONType, UTCDateTime, new_id, utcnow
 from certplatform.kernel.telemetry import OUTBOX_LAG, OUTBOX_OLDEST, OUTBOX_PENDING
+from certplatform.kernel.tracing import (
+    current_traceparent,
+    end_publish,
+    handling,
+    start_publish,
+    tracer,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +52,8 @@ class OutboxEvent(IdMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The W3C traceparent of the span that wrote it (tracing on): the relay continues its trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class ProcessedEvent(Base):
@@ -62,6 +72,9 @@ class Event:
     topic: str
     payload: dict[str, Any]
     created_at: datetime
+    # The publish span's traceparent, for the handlers' spans (not part of the envelope:
+    # on NATS it travels as a message header).
+    traceparent: str | None = None
 
     @property
     def context(self) -> str:
@@ -117,7 +130,13 @@ class EventEnvelope(BaseModel):
 
 def record_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> Event:
     """Put an event in the outbox as part of the caller's transaction."""
-    row = OutboxEvent(id=new_id(), topic=topic, payload=payload, created_at=utcnow())
+    row = OutboxEvent(
+        id=new_id(),
+        topic=topic,
+        payload=payload,
+        created_at=utcnow(),
+        traceparent=current_traceparent(),
+    )
     session.add(row)
     return Event(row.id, topic, payload, row.created_at)
 
@@ -181,12 +200,28 @@ class EventBus:
                     claimed.discard(event.id)  # the same event twice in a batch: once
                     todo.append(event)
             if subscription.many is not None and todo:
-                await subscription.many(session, todo)
+                with _handler_span(name, todo):
+                    await subscription.many(session, todo)
             elif subscription.one is not None:
                 for event in todo:
-                    await subscription.one(session, event)
+                    with _handler_span(name, [event]):
+                        await subscription.one(session, event)
             ran += len(todo)
         return ran
+
+
+_UNTRACED = contextlib.nullcontext()
+
+
+def _handler_span(name: str, events: list[Event]) -> contextlib.AbstractContextManager[None]:
+    if tracer() is None:
+        return _UNTRACED  # tracing off: not even a generator per handler run
+    return handling(
+        name,
+        [event.topic for event in events],
+        [event.id for event in events],
+        [event.traceparent for event in events],
+    )
 
 
 async def _claim(session: AsyncSession, handler: str, event_ids: list[str]) -> set[str]:
@@ -224,8 +259,8 @@ async def mark_published(session: AsyncSession, ids: Sequence[str]) -> None:
         )
 
 
-def as_event(row: OutboxEvent) -> Event:
-    return Event(row.id, row.topic, row.payload, row.created_at)
+def as_event(row: OutboxEvent, traceparent: str | None = None) -> Event:
+    return Event(row.id, row.topic, row.payload, row.created_at, traceparent)
 
 
 async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 500) -> int:
@@ -235,9 +270,22 @@ async def relay_pending(session: AsyncSession, bus: EventBus, *, batch: int = 50
     commit together: a whole batch per transaction, not one event each.
     """
     rows = await claim_pending(session, batch)
-    await bus.dispatch_many(session, [as_event(row) for row in rows])
-    await mark_published(session, [row.id for row in rows])
-    await session.commit()
+    events, spans = [], []
+    for row in rows:
+        span, traceparent = start_publish(row.traceparent, row.topic, row.id, "in-process")
+        events.append(as_event(row, traceparent))
+        if span is not None:
+            spans.append(span)
+    try:
+        await bus.dispatch_many(session, events)
+        await mark_published(session, [row.id for row in rows])
+        await session.commit()
+    except BaseException as exc:
+        for span in spans:
+            end_publish(span, exc)
+        raise
+    for span in spans:
+        end_publish(span)
     if rows:
         done = utcnow()
         for row in rows:

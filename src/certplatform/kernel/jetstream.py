@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nats
@@ -38,6 +38,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +52,7 @@ from certplatform.kernel.events import (
     mark_published,
 )
 from certplatform.kernel.telemetry import OUTBOX_LAG
+from certplatform.kernel.tracing import TRACEPARENT, end_publish, start_publish
 
 log = structlog.get_logger(__name__)
 
@@ -203,17 +205,28 @@ class JetStream:
             await session.commit()
             return 0
         acks: list[asyncio.Future[Any]] = []
-        async with asyncio.timeout(self.timeout):  # a broker that went away must not hang us
-            js = await self.context()
-            for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
-                await self.ensure_context_stream(context)
-            for row in rows:
-                envelope = EventEnvelope.of(as_event(row))
-                subject = subject_of(
-                    row.topic, envelope.key, self.delivery.partitions, self.namespace
-                )
-                body = envelope.model_dump_json(by_alias=True).encode()
-                acks.append(await js.publish_async(subject, body, headers={MSG_ID: row.id}))
+        spans: list[Span | None] = []  # each row's publish span (None: untraced)
+        try:
+            async with asyncio.timeout(self.timeout):  # a broker gone away must not hang us
+                js = await self.context()
+                for context in dict.fromkeys(row.topic.split(".")[1] for row in rows):
+                    await self.ensure_context_stream(context)
+                for row in rows:
+                    span, traceparent = start_publish(row.traceparent, row.topic, row.id, "nats")
+                    spans.append(span)
+                    headers = {MSG_ID: row.id}
+                    if traceparent is not None:
+                        headers[TRACEPARENT] = traceparent
+                    envelope = EventEnvelope.of(as_event(row))
+                    subject = subject_of(
+                        row.topic, envelope.key, self.delivery.partitions, self.namespace
+                    )
+                    body = envelope.model_dump_json(by_alias=True).encode()
+                    acks.append(await js.publish_async(subject, body, headers=headers))
+        except BaseException as exc:
+            for span in spans:
+                end_publish(span, exc)
+            raise
         try:
             results = await asyncio.wait_for(
                 asyncio.gather(*acks, return_exceptions=True), self.timeout
@@ -223,10 +236,13 @@ class JetStream:
                 ack.cancel()
             results = [ack.result() if ack.done() and not ack.cancelled() else None for ack in acks]
         acked: list[str] = []
-        for row, result in zip(rows, results, strict=True):
-            if result is None or isinstance(result, BaseException):
-                break
-            acked.append(row.id)
+        broken: BaseException | str | None = None  # the first failure; the rest wait with it
+        for row, result, span in zip(rows, results, spans, strict=True):
+            if broken is None and (result is None or isinstance(result, BaseException)):
+                broken = result if isinstance(result, BaseException) else "no ack"
+            if broken is None:
+                acked.append(row.id)
+            end_publish(span, broken)
         await mark_published(session, acked)
         await session.commit()
         if len(acked) < len(rows):
@@ -327,7 +343,11 @@ class JetStream:
                 except ValidationError as exc:
                     await self._dead_letter(msg, f"{self.namespace}.dead.invalid", str(exc))
                     continue
-                batch.append((msg, envelope.event()))
+                event = envelope.event()
+                traceparent = (msg.headers or {}).get(TRACEPARENT)
+                if traceparent:
+                    event = replace(event, traceparent=traceparent)
+                batch.append((msg, event))
             failed: dict[int, BaseException] = {}
             together = True  # the whole batch in one dispatch; after a failure, one by one
             while True:

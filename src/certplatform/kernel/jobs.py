@@ -34,6 +34,7 @@ from taskiq.kicker import AsyncKicker
 
 from certplatform.kernel.db import Base, Database, UnitOfWork, UTCDateTime, new_id, utcnow
 from certplatform.kernel.telemetry import JOBS
+from certplatform.kernel.tracing import TRACEPARENT, current_traceparent, end_job, start_job
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -69,6 +70,34 @@ class JobMetrics(TaskiqMiddleware):
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
         outcome = "error" if result.is_err else "ok"
         JOBS.labels(message.task_name, outcome).observe(result.execution_time)
+
+
+class JobTrace(TaskiqMiddleware):
+    """A span per job run, the child of the span that sent the job (its `traceparent`
+    label, set when a traced request or job enqueues it). Nothing when tracing is off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._running: dict[str, tuple[Any, object]] = {}
+
+    def pre_send(self, message: TaskiqMessage) -> TaskiqMessage:
+        traceparent = current_traceparent()
+        if traceparent is not None:
+            message.labels.setdefault(TRACEPARENT, traceparent)
+        return message
+
+    def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        tries = int(message.labels.get("tries", 1))
+        started = start_job(message.task_name, message.labels.get(TRACEPARENT), tries)
+        if started is not None:
+            self._running[message.task_id] = started
+        return message
+
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        started = self._running.pop(message.task_id, None)
+        if started is not None:
+            error = result.error if isinstance(result.error, BaseException) else None
+            end_job(started, error if result.is_err else None)
 
 
 _database: Database | None = None
@@ -231,7 +260,7 @@ def _redis_broker(url: str, queue: str, redeliver_after_s: float) -> AsyncBroker
 
 
 def _build(broker: AsyncBroker) -> AsyncBroker:
-    broker.add_middlewares(Backoff(), JobMetrics())
+    broker.add_middlewares(Backoff(), JobMetrics(), JobTrace())
     for spec in _jobs.values():
         broker.register_task(spec.function, task_name=spec.name)
     return broker

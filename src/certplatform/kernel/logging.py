@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from certplatform.kernel.tracing import add_trace_ids
+
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     renderer: structlog.types.Processor = (
@@ -16,6 +18,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            add_trace_ids,  # trace_id and span_id inside a span, when tracing is on
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             renderer,

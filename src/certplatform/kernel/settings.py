@@ -205,6 +205,24 @@ class Settings(BaseSettings):
         default=2, alias="WRONG_NOTE_CLEAR_AFTER", ge=1, description="right answers in a row"
     )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_requests: bool = Field(
+        default=False,
+        alias="LOG_REQUESTS",
+        description="one JSON line per HTTP request (method, route, status, duration, trace id)",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        pattern=r"^https?://[^\s]{1,300}$",
+        description="OTLP/HTTP collector (Tempo: http://tempo:4318); spans go to <it>/v1/traces. "
+        "Unset: no spans are made",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        alias="OTEL_SERVICE_NAME",
+        max_length=100,
+        description="service.name of the spans (default: certplatform-<role>, certplatform-worker)",
+    )
     sweeper_interval: float = Field(
         default=5.0, alias="SWEEPER_INTERVAL", ge=0, description="deadline sweep; 0 = off"
     )
@@ -291,6 +309,11 @@ class Settings(BaseSettings):
             if not ICE_URL.match(url):
                 raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
         return value
+
+    @field_validator("otel_exporter_otlp_endpoint", "otel_service_name", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return value or None  # OTEL_EXPORTER_OTLP_ENDPOINT= (empty) turns tracing off
 
     @field_validator("forwarded_allow_ips")
     @classmethod

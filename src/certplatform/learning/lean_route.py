@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certplatform.identity.api import SESSION_COOKIE, remembered_principal
 from certplatform.kernel.auth import Principal, allowed, role_forbidden
+from certplatform.kernel.db import database_unavailable
 from certplatform.kernel.errors import (
     N_,
     AppError,
@@ -25,6 +26,8 @@ from certplatform.kernel.errors import (
     NotAuthenticated,
     PayloadTooLarge,
     TooManyRequests,
+    Unavailable,
+    database_unavailable_error,
 )
 from certplatform.learning.contracts import SaveAnswer
 from certplatform.learning.lean_save import LeanSaves
@@ -55,11 +58,12 @@ class LeanSaveRoute:
         try:
             status, body = 200, await self._save(scope, receive, saves, match)
             headers: list[tuple[bytes, bytes]] = []
-        except AppError as exc:
+        except Exception as caught:
+            exc = _app_error(caught)
             status, body = exc.status_code, _error(exc)
             headers = (
                 [(b"retry-after", str(exc.retry_after).encode())]
-                if isinstance(exc, TooManyRequests)
+                if isinstance(exc, TooManyRequests | Unavailable)
                 else []
             )
         await send(
@@ -153,6 +157,16 @@ def _invalid(exc: ValidationError) -> Invalid:
     ]
     message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return Invalid(message, details=problems)
+
+
+def _app_error(exc: Exception) -> AppError:
+    """The error to answer with; a database that is down or restarting is a 503 (the pool
+    reconnects by itself), anything else unexpected goes on up as a 500."""
+    if isinstance(exc, AppError):
+        return exc
+    if database_unavailable(exc):
+        return database_unavailable_error()
+    raise exc
 
 
 def _error(exc: AppError) -> bytes:
