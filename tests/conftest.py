@@ -91,6 +91,7 @@ def settings(database_url: str, media_dir: Path, mail_dir: Path) -> Settings:
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
         SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly
         CLEANUP_INTERVAL=0,  # and clean-up jobs
+        CALIBRATION_INTERVAL=0,  # and item calibrations
         AUDIT_CHECKPOINT_INTERVAL=0,  # and write audit checkpoints explicitly
     )
 

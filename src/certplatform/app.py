@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from certplatform.analytics.api import router as analytics_router
+from certplatform.analytics.calibration import nightly as nightly_calibration
 from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
@@ -108,6 +109,14 @@ def periodic_jobs(settings: Settings) -> list[jobs.Periodic]:
         )
     if settings.cleanup_interval > 0:
         found.append(jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {}))
+    if settings.calibration_interval > 0:
+        found.append(
+            nightly_calibration(
+                settings.calibration_interval,
+                settings.calibration_offset,
+                settings.calibration_model,
+            )
+        )
     return found
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from certplatform.analytics.ability import Ability, ability
+from certplatform.analytics.calibration import stored_parameters
 from certplatform.analytics.contracts import (
     Dashboard,
     DayCount,
@@ -23,7 +24,13 @@ from certplatform.analytics.contracts import (
     SubjectWeek,
 )
 from certplatform.analytics.irt import ItemParameters
-from certplatform.analytics.models import AnswerFact, AttemptFact, ItemStats, LearnerDay
+from certplatform.analytics.models import (
+    AnswerFact,
+    AttemptFact,
+    ItemParameter,
+    ItemStats,
+    LearnerDay,
+)
 from certplatform.analytics.prediction import (
     ExamModel,
     SectionPool,
@@ -307,9 +314,12 @@ async def pass_chance(
         )
     ).all():
         mine[q] = right
+    calibrated = await stored_parameters(uow, ids)
     sections, posteriors = [], {}
+    provisional = False
     for spec, members in zip(blueprint.sections, _members(blueprint, pool), strict=True):
-        items = _provisional_items([e.question_id for e in members], stats)
+        items = _items([e.question_id for e in members], stats, calibrated)
+        provisional |= any(e.question_id not in calibrated for e in members)
         topics = [e.topic_code or "" for e in members] if spec.draw == "one_per_topic" else None
         try:
             sections.append(SectionPool.from_spec(spec, items, topics))
@@ -351,7 +361,7 @@ async def pass_chance(
             )
             for r in prediction.sections
         ),
-        provisional_items=True,
+        provisional_items=provisional,
         study_next=_subject_of(blueprint, best) if best else None,
         study_next_name=label(best) if best else None,
         study_next_gain=gain,
@@ -363,12 +373,18 @@ def _subject_of(blueprint: BlueprintOut, section: str) -> str:
     return spec.subject_code or ""
 
 
-def _provisional_items(ids: Sequence[str], stats: dict[str, tuple[int, int]]) -> ItemParameters:
-    """Until a calibration is stored: a = 1 and b from the item's smoothed answer rate
-    (P(θ = 0) = rate), which puts hard items high and easy ones low."""
+def _items(
+    ids: Sequence[str], stats: dict[str, tuple[int, int]], calibrated: dict[str, ItemParameter]
+) -> ItemParameters:
+    """The stored calibration's a, b, c (ADR 32); for an item it does not cover yet (new,
+    or never answered), a = 1 and b from the item's smoothed answer rate (P(θ = 0) = rate),
+    which puts hard items high and easy ones low."""
     rates = np.array([(stats.get(q, (0, 0))[1] + 1) / (stats.get(q, (0, 0))[0] + 2) for q in ids])
-    b = -np.log(rates / (1 - rates))
-    return ItemParameters(tuple(ids), np.ones(len(ids)), b)
+    a, b, c = np.ones(len(ids)), -np.log(rates / (1 - rates)), np.zeros(len(ids))
+    for i, q in enumerate(ids):
+        if q in calibrated:
+            a[i], b[i], c[i] = calibrated[q].a, calibrated[q].b, calibrated[q].c
+    return ItemParameters(tuple(ids), a, b, c)
 
 
 def _study_next(
