@@ -4,12 +4,17 @@ The bank is the demo 정보처리기사 (its blueprint is what P(pass) simulates
 are generated straight into the store (executemany; COPY on PostgreSQL), the rollups are
 recounted by the backfill's SQL, and each learner also has review cards (the forecast) and
 mock exam scores. Then `analytics.dashboard.dashboard` is timed for random learners, the
-whole thing a page or the REST route computes: queries, ability, P(pass), what-ifs.
+whole thing a page or the REST route computes: queries, ability, P(pass), what-ifs; and
+again for the same learner (a reload: P(pass) comes from its cache).
+
+DASHBOARD_LEARNERS, DASHBOARD_EVENTS and DASHBOARD_SAMPLES scale it (defaults 2,000,
+1,000,000 and 200).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -31,12 +36,12 @@ from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.models import ReviewCard
 
 CERT = "KR-INFO-ENGINEER"
-LEARNERS = 2_000
-EVENTS = 1_000_000
+LEARNERS = int(os.environ.get("DASHBOARD_LEARNERS", 2_000))
+EVENTS = int(os.environ.get("DASHBOARD_EVENTS", 1_000_000))
 DAYS = 90
 CARDS = 60  # review cards per learner
 ATTEMPTS = 4  # mock exams per learner
-SAMPLES = 200
+SAMPLES = int(os.environ.get("DASHBOARD_SAMPLES", 200))
 CHUNK = 20_000
 COLUMNS = (
     "answer_id", "user_id", "certification", "question_id", "version_id", "subject", "context",
@@ -137,18 +142,27 @@ async def run() -> None:
         report("dashboard", "generate_1M_answers_s", seconds, "s", backend)
         rng = random.Random(9)
         times: list[float] = []
+        reloads: list[float] = []
+        board.PASS_CACHE.clear()
         for n in range(SAMPLES + 10):
             user = f"u{rng.randrange(LEARNERS):031d}"
             me = Principal(user, f"{user}@bench", "learner", "", "bearer", "bench")
-            start = time.perf_counter()
-            async with db.transaction() as uow:
-                result = await board.dashboard(uow, me, CERT)
-            if n >= 10:  # the first calls warm caches and imports
-                times.append((time.perf_counter() - start) * 1000)
+            # A learner's first load computes P(pass); a reload with nothing new answered
+            # reads it from the cache (the learner opening the page again, another tab).
+            for sample in (times, reloads):
+                if sample is times:
+                    board.PASS_CACHE.clear()  # every first load cold, even a repeated learner
+                start = time.perf_counter()
+                async with db.transaction() as uow:
+                    result = await board.dashboard(uow, me, CERT)
+                if n >= 10:  # the first calls warm caches and imports
+                    sample.append((time.perf_counter() - start) * 1000)
         assert result.pass_chance is not None
         assert result.seen > 0
         for label, value in summary(times).items():
             report("dashboard", f"dashboard_{label}", value, "ms", backend)
+        for label, value in summary(reloads).items():
+            report("dashboard", f"dashboard_reload_{label}", value, "ms", backend)
         await db.dispose()
 
 

@@ -31,6 +31,7 @@ from certplatform.analytics.models import (
     ItemStats,
     LearnerDay,
 )
+from certplatform.analytics.pass_cache import StampedCache, pass_stamp
 from certplatform.analytics.prediction import (
     ExamModel,
     SectionPool,
@@ -277,6 +278,9 @@ def _members(blueprint: BlueprintOut, pool: Sequence[PoolEntry]) -> list[list[Po
     return out
 
 
+PASS_CACHE: StampedCache[PassChance | None] = StampedCache()
+
+
 async def pass_chance(
     uow: UnitOfWork,
     user_id: str,
@@ -285,7 +289,24 @@ async def pass_chance(
     names: dict[str, str],
 ) -> PassChance | None:
     """P(pass) on the certification's first blueprint, or None when its pools cannot be
-    drawn (too few published questions)."""
+    drawn (too few published questions); recomputed only when its inputs changed."""
+    stamp = await pass_stamp(uow, user_id, blueprint, pool, names)
+    key = (user_id, blueprint.id)
+    found = PASS_CACHE.get(key, stamp)
+    if found is not None:
+        return found
+    chance = await _pass_chance(uow, user_id, blueprint, pool, names)
+    PASS_CACHE.put(key, stamp, chance)
+    return chance
+
+
+async def _pass_chance(
+    uow: UnitOfWork,
+    user_id: str,
+    blueprint: BlueprintOut,
+    pool: Sequence[PoolEntry],
+    names: dict[str, str],
+) -> PassChance | None:
     ids = [e.question_id for e in pool]
     stats = (
         {
