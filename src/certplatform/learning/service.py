@@ -24,6 +24,7 @@ from certplatform.learning.exams import (
     submit_attempt,
     unanswered,
 )
+from certplatform.learning.form_responses import form_attempts
 from certplatform.learning.practice import (
     NOTHING_WRONG_MESSAGE,
     answer_practice,
@@ -76,6 +77,7 @@ __all__ = [
     "due_counts",
     "due_reviews",
     "expired_attempts",
+    "form_attempts",
     "get_settings",
     "hold_for_submit",
     "internal_response",
