@@ -181,7 +181,8 @@ async def test_real_sittings_of_a_past_paper_through_rest_and_the_page(
     assert "negative_discrimination" in items[reversed_q]["flags"]
     assert items[blank_q]["blank_rate"] == pytest.approx(1 / LEARNERS)
     picks = {c["text"]: c["rate"] for c in items[reversed_q]["choices"]}
-    assert picks == {"정답": 0.5, "오답 하나": 0.0, "오답 둘": 0.5, "오답 셋": 0.0}
+    assert picks == {"V = IR": 0.5, "V = I/R": 0.0, "V = R/I": 0.5, "V = I + R": 0.0}
+    assert items[sat.questions[0]]["mean_seconds"] > 0  # bounded by the server's clock
 
     page = await client.get(f"/admin/forms/{sat.paper}/items", headers=author)
     assert page.status_code == 200

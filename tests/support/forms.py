@@ -21,7 +21,7 @@ from tests.support.accounts import PASSWORD, make_user
 from tests.support.content import choice_question
 
 CERT = "T-FORMS"
-TEXTS = ("정답", "오답 하나", "오답 둘", "오답 셋")
+TEXTS = ("V = IR", "V = I/R", "V = R/I", "V = I + R")  # the first is the key
 LEARNERS = 12
 # Learner s (skill s) answers question j: right when s >= THRESHOLD[j]; "reversed" is right
 # for the weak (s < 6) while the strong pick the second distractor.
@@ -47,7 +47,9 @@ async def sit_paper(client: httpx.AsyncClient, db: Database, storage: LocalStora
         await content.ensure_certification(uow, CERT, "Form statistics")
         ids = []
         for n in range(len(THRESHOLD)):
-            draft = choice_question(f"문항 {n + 1}: 알맞은 것은?", TEXTS, external_id=f"F{n + 1}")
+            draft = choice_question(
+                f"{n + 1}. 옴의 법칙으로 옳은 것은?", TEXTS, external_id=f"F{n + 1}"
+            )
             ids.append((await content.create_question(uow, storage, CERT, draft, None)).id)
         await content.set_status(uow, ids, QuestionStatus.REVIEW, None)
         await content.set_status(uow, ids, QuestionStatus.PUBLISHED, None)
@@ -89,6 +91,7 @@ async def sit_paper(client: httpx.AsyncClient, db: Database, storage: LocalStora
                     "op_id": f"op-{item['position']}",
                     "op_seq": 1,
                     "answer": {"choices": [label]},
+                    "elapsed_ms": 30_000,  # the server keeps at most the time that passed
                 },
                 headers=learner,
             )
