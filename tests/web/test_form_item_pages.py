@@ -42,6 +42,10 @@ async def test_form_item_report_passes_axe_fits_a_phone_and_is_reached_by_keyboa
     await page.goto(f"{base_url}/admin/items?certification={CERT}")
     await expect(page.locator(".calibration button")).to_have_count(1)  # Recalibrate now
     assert await axe_violations(page) == []
+    shoot = lang == "ko" and backend == "sqlite" and os.environ.get("SCREENSHOTS") == "1"
+    if shoot:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=SCREENSHOTS / "admin-items-calibration.png")
     per_form = "시험지별" if lang == "ko" else "Per exam form"
     await page.click(f"a:has-text('{per_form}')")
     await expect(page.locator("tbody tr")).to_have_count(1)
@@ -54,8 +58,7 @@ async def test_form_item_report_passes_axe_fits_a_phone_and_is_reached_by_keyboa
     await expect(stats).to_have_count(8)
     await expect(stats.first).to_contain_text("12")
     assert await axe_violations(page) == []
-    if lang == "ko" and backend == "sqlite" and os.environ.get("SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if shoot:
         await page.screenshot(path=SCREENSHOTS / "admin-form-item-report.png", full_page=True)
 
     # The wide table scrolls inside its own region, which the keyboard can reach.
