@@ -78,7 +78,8 @@ async def my_certification(uow: UnitOfWork, principal: Principal) -> str | None:
 
 
 async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -> Dashboard:
-    detail = await content.certification_detail(uow, certification)  # 404 when unknown
+    # 404 when unknown; the tree without the bank's counts per status, which it does not show
+    detail = await content.certification_detail(uow, certification, counts=False)
     user, session, today = principal.user_id, uow.session, study_today()
     settings = await learning.get_settings(uow, principal)
     exam_date = settings.exam_dates.get(certification)
