@@ -192,3 +192,30 @@ async def test_real_sittings_of_a_past_paper_through_rest_and_the_page(
         assert (await client.get(path, headers=learner)).status_code in (403, 404)
     missing = await client.get("/api/v1/analytics/forms/nosuchform/items", headers=author)
     assert missing.status_code == 404
+
+
+def test_a_drawn_form_takes_its_positions_as_the_items_of_alpha() -> None:
+    """Sittings of a blueprint see different questions: alpha is over positions, while
+    each question's figures come from the sittings that had it."""
+    rows = sittings()
+    # The second and fourth sittings got another question "q9" at position 2.
+    drawn = [
+        a.model_copy(
+            update={
+                "items": tuple(
+                    i.model_copy(update={"question_id": "q9"}) if i.position == 2 else i
+                    for i in a.items
+                )
+            }
+        )
+        if s in (1, 3)
+        else a
+        for s, a in enumerate(rows)
+    ]
+    summary, items = form_statistics(drawn, QUESTIONS, {})
+    assert summary.items_by == "position"
+    assert summary.alpha == pytest.approx(15 / 26)  # the same scores in the same positions
+    by_id = {r.question_id: r for r in items}
+    assert (by_id["q3"].attempts, by_id["q9"].attempts) == (3, 2)
+    assert by_id["q3"].facility == pytest.approx(1 / 3)
+    assert by_id["q9"].facility == 0.0
