@@ -7,7 +7,7 @@ BENCH  ?=
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser prometheus messages clean backup-dev reset-dev image-smoke
+.PHONY: help run test lint lint-deploy typecheck migrate bench install install-dev browser prometheus coturn messages clean backup-dev reset-dev image-smoke
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ install-dev: $(VENV)/.dev ## Install runtime and test tools into .venv
 run: install ## Migrate ./var/certplatform.db, load the demo once, serve on :$PORT (3000)
 	$(BIN)/certplatform serve --demo --port $(PORT)
 
-test: install-dev browser prometheus ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
+test: install-dev browser prometheus coturn ## Lint the architecture, then run the whole suite on SQLite and PostgreSQL
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -65,6 +65,11 @@ prometheus: ## Install Debian's Prometheus and Alertmanager (promtool, amtool, t
 	@command -v promtool >/dev/null && test -x /usr/bin/prometheus && command -v amtool >/dev/null || { \
 	  echo "Installing prometheus and prometheus-alertmanager with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
+
+coturn: ## Install Debian's coturn (the TURN server the room call's credential test runs), if missing
+	@command -v turnserver >/dev/null || { \
+	  echo "Installing coturn with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn; }
 
 messages: install-dev ## Extract page messages into the catalogs (then translate locales/ko)
 	$(BIN)/pybabel extract -F babel.cfg -o src/certplatform/web/locales/messages.pot src/certplatform

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from certplatform.analytics import port as analytics_port
 from certplatform.analytics.api import router as analytics_router
 from certplatform.analytics.calibration import nightly as nightly_calibration
 from certplatform.analytics.handlers import subscribe as subscribe_analytics
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
         subscribe_audit(app.state.bus, app.state.audit_keys)
         subscribe_community(app.state.bus)
         subscribe_analytics(app.state.bus)
+        # The analytics store: ClickHouse with CH_HOST, else this database (ADR 0031).
+        previous_analytics = analytics_port.use(analytics_port.factory_for(settings))
         redis_url = settings.redis_url
         health = app.state.redis_health = RedisHealth(redis_url) if redis_url else None
         limiter_storage = shared_storage(redis_url, settings.redis_prefix, health)
@@ -233,6 +236,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
                 await channel.close()
             if isinstance(limiter_storage, SharedLimitStorage):
                 await limiter_storage.close()
+            analytics_port.use(previous_analytics)
             await db.dispose()
 
     app = FastAPI(
@@ -306,10 +310,12 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
     async def readyz(request: Request) -> JSONResponse:
         """Ready when the database answers; another configured backend that does not
         answer makes it `degraded` (still 200: events wait in the outbox, and so on)."""
+        # ClickHouse counts once it holds the analytics store (CH_HOST set).
+        clickhouse = ("clickhouse",) if settings.ch_host else ()
         checks = await check_all(
             settings,
             timeout=READY_TIMEOUT,
-            backends=READY_BACKENDS,
+            backends=READY_BACKENDS + clickhouse,
             engine=request.app.state.db.engine,
         )
         body: dict[str, object] = {
@@ -318,6 +324,7 @@ def create_app(settings: Settings | None = None, role: Role = Role.all) -> FastA
             else "embedded"
             for check in checks
         }
+        body["analytics"] = analytics_port.engine_of(settings.ch_host)
         if checks[0].down:
             return JSONResponse({"status": "unavailable", **body}, status_code=503)
         # Redis answering a probe is not enough: this process may still be on its fallback.

@@ -32,6 +32,11 @@ from certplatform.kernel.settings import get_settings
 from certplatform.kernel.storage import make_storage
 from certplatform.roles import ROLE_PORTS, Role
 
+# No permessage-deflate on websockets (the study rooms' Socket.IO, ADR 0030): each
+# connection's zlib context with the default window and memory level cost about 40 KB of
+# its 84; Socket.IO's messages are small, so compression saved little.
+WS_DEFLATE = False
+
 app = typer.Typer(help="cert-platform: exam preparation platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo content.", no_args_is_help=True)
@@ -194,6 +199,7 @@ def serve(
             port=bind_port,
             log_level="warning",
             proxy_headers=False,
+            ws_per_message_deflate=WS_DEFLATE,
         )
         return
     uvicorn.run(
@@ -202,6 +208,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         proxy_headers=False,
+        ws_per_message_deflate=WS_DEFLATE,
     )
 
 
@@ -269,11 +276,14 @@ def doctor(
 ) -> None:
     """Each configured backend: reachable or not, its version, and what runs embedded instead
     of the ones not set. Exit 1 when a configured backend does not answer."""
-    from certplatform.kernel.doctor import check_all
+    from certplatform.kernel.doctor import analytics_store, check_all
 
-    checks = asyncio.run(check_all(get_settings(), timeout=timeout))
+    settings = get_settings()
+    checks = asyncio.run(check_all(settings, timeout=timeout))
+    analytics = analytics_store(settings)
     if as_json:
-        typer.echo(json.dumps({"backends": [c.as_dict() for c in checks]}, ensure_ascii=False))
+        document = {"backends": [c.as_dict() for c in checks], "analytics_store": analytics}
+        typer.echo(json.dumps(document, ensure_ascii=False))
     else:
         for check in checks:
             if not check.configured:
@@ -284,6 +294,12 @@ def doctor(
             typer.echo(f"{check.backend:11} {state:12} {check.target}{version}")
             if not check.reachable:
                 typer.echo(f"{'':11} {'':12} {check.detail}")
+        where = (
+            f"on ClickHouse ({analytics['target']})"
+            if analytics["engine"] == "clickhouse"
+            else "in the application database"
+        )
+        typer.echo(f"{'analytics':11} {'store':12} {where}")
     if any(check.down for check in checks):
         raise typer.Exit(1)
 

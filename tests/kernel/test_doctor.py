@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -114,4 +115,42 @@ async def test_readyz_reports_the_backends_this_process_needs(settings: Settings
         "redis": "embedded",
         "nats": "ok",
         "s3": "embedded",
+        "analytics": "database",
     }
+
+
+async def test_readyz_says_the_analytics_store_is_on_clickhouse(settings: Settings) -> None:
+    closed = free_port()
+    on_clickhouse = settings.model_copy(update={"ch_host": f"http://127.0.0.1:{closed}"})
+    app: FastAPI = create_app(on_clickhouse)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            reply = await http.get("/readyz")
+    body = reply.json()
+    assert body["analytics"] == "clickhouse"
+    # It holds the analytics store, so its absence shows (events wait in the outbox).
+    assert (reply.status_code, body["status"]) == (200, "degraded")
+    assert body["clickhouse"] != "ok"
+
+
+def test_doctor_says_where_the_analytics_store_is(tmp_path: Path) -> None:
+    embedded = f"chdb://{tmp_path / 'analytics'}"
+    done = _doctor({"DATABASE_URL": PG, "CH_HOST": embedded})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["analytics_store"] == {"engine": "clickhouse", "target": embedded}
+    found = {b["backend"]: b for b in report["backends"]}
+    assert found["clickhouse"]["reachable"] is True
+    assert found["clickhouse"]["version"].startswith("chdb ")
+    text = subprocess.run(
+        [sys.executable, "-m", "certplatform.cli", "doctor"],
+        env={**os.environ, "DATABASE_URL": PG, "CH_HOST": embedded},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert f"on ClickHouse ({embedded})" in text.stdout
+    plain = json.loads(_doctor({"DATABASE_URL": PG}).stdout)
+    assert plain["analytics_store"] == {"engine": "database", "target": None}

@@ -2,9 +2,10 @@
 
 The fit is `irt.calibrate`, the code behind `certplatform analytics irt`, over each
 learner's *first* answer to each question (a later try after seeing the key is not a fresh
-answer), one certification at a time. The facts are read and fitted outside any write
-transaction; the parameters are then written in one transaction with the job's idempotency
-key (`run_once`): all of a certification's items or none.
+answer), one certification at a time. The facts are read from the analytics store through
+its port (so from ClickHouse too, ADR 31) and fitted outside any write transaction; the
+parameters live in the application database and are written in one transaction with the
+job's idempotency key (`run_once`): all of a certification's items or none.
 
 Two runs at once (the nightly slot and an author's button, two workers) cannot interleave
 their writes into a mix: the certification's calibration row is upserted only when it
@@ -27,9 +28,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from certplatform.analytics import queries
 from certplatform.analytics.irt import Calibration as Fit
 from certplatform.analytics.irt import ItemParameters, Model, Responses, calibrate
-from certplatform.analytics.models import AnswerFact, Calibration, ItemParameter
+from certplatform.analytics.models import Calibration, ItemParameter
+from certplatform.analytics.port import store_for
 from certplatform.content import service as content
 from certplatform.kernel.db import Database, UnitOfWork, utcnow
 from certplatform.kernel.jobs import (
@@ -103,12 +106,8 @@ def fit_items(
 
 
 async def _read(uow: UnitOfWork, certification: str) -> FirstAnswers:
-    rows = await uow.session.execute(
-        select(AnswerFact.user_id, AnswerFact.question_id, AnswerFact.correct)
-        .where(AnswerFact.certification == certification)
-        .order_by(AnswerFact.answered_at, AnswerFact.answer_id)
-    )
-    return first_answers((u, q, bool(r)) for u, q, r in rows.all())
+    store = store_for(uow.session)  # the analytics store, wherever it lives (ADR 31)
+    return first_answers(await queries.certification_results(store, certification))
 
 
 async def fit_certification(db: Database, certification: str, model: Model) -> Fitted | None:
@@ -193,8 +192,7 @@ async def store_fit(uow: UnitOfWork, fitted: Fitted, run_key: str) -> bool:
 
 async def certifications_with_answers(db: Database) -> list[str]:
     async with db.transaction() as uow:
-        found = await uow.session.scalars(select(AnswerFact.certification).distinct())
-        return sorted(found.all())
+        return await queries.answered_certifications(store_for(uow.session))
 
 
 async def recalibrate(

@@ -1,5 +1,6 @@
-"""The learner's dashboard: read from the analytics store, the learning service (exam
-date, due reviews, review load) and the content service (bank, blueprint)."""
+"""The learner's dashboard: read from the analytics store (through the port, with the
+queries every engine shares: `queries.py`), the learning service (exam date, due reviews,
+review load) and the content service (bank, blueprint)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
 
+from certplatform.analytics import queries
 from certplatform.analytics.ability import Ability, ability
 from certplatform.analytics.calibration import stored_parameters
 from certplatform.analytics.contracts import (
@@ -24,14 +25,9 @@ from certplatform.analytics.contracts import (
     SubjectWeek,
 )
 from certplatform.analytics.irt import ItemParameters
-from certplatform.analytics.models import (
-    AnswerFact,
-    AttemptFact,
-    ItemParameter,
-    ItemStats,
-    LearnerDay,
-)
+from certplatform.analytics.models import ItemParameter
 from certplatform.analytics.pass_cache import StampedCache, pass_stamp
+from certplatform.analytics.port import store_for
 from certplatform.analytics.prediction import (
     ExamModel,
     SectionPool,
@@ -65,12 +61,7 @@ async def my_certification(uow: UnitOfWork, principal: Principal) -> str | None:
     upcoming = sorted((d, c) for c, d in settings.exam_dates.items() if d >= today)
     if upcoming:
         return upcoming[0][1]
-    last = await uow.session.scalar(
-        select(LearnerDay.certification)
-        .where(LearnerDay.user_id == principal.user_id)
-        .order_by(LearnerDay.day.desc())
-        .limit(1)
-    )
+    last = await queries.last_certification(store_for(uow.session), principal.user_id)
     if last:
         return last
     studied = sorted(await learning.studied_certifications(uow, principal))
@@ -80,20 +71,11 @@ async def my_certification(uow: UnitOfWork, principal: Principal) -> str | None:
 async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -> Dashboard:
     # 404 when unknown; the tree without the bank's counts per status, which it does not show
     detail = await content.certification_detail(uow, certification, counts=False)
-    user, session, today = principal.user_id, uow.session, study_today()
+    user, store, today = principal.user_id, store_for(uow.session), study_today()
     settings = await learning.get_settings(uow, principal)
     exam_date = settings.exam_dates.get(certification)
 
-    daily_rows = await session.execute(
-        select(LearnerDay.day, func.sum(LearnerDay.answered))
-        .where(
-            LearnerDay.user_id == user,
-            LearnerDay.certification == certification,
-            LearnerDay.day > today - timedelta(days=14),
-        )
-        .group_by(LearnerDay.day)
-    )
-    per_day = {d: int(n) for d, n in daily_rows.all()}
+    per_day = await queries.answers_per_day(store, user, certification, today - timedelta(days=14))
     daily = tuple(
         DayCount(day=today - timedelta(days=k), count=per_day.get(today - timedelta(days=k), 0))
         for k in range(13, -1, -1)
@@ -101,11 +83,7 @@ async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -
 
     names = {s.code: s.name for s in detail.subjects}
     pool = await content.practice_pool(uow, certification)
-    seen = await session.scalar(
-        select(func.count(func.distinct(AnswerFact.question_id))).where(
-            AnswerFact.user_id == user, AnswerFact.certification == certification
-        )
-    )
+    seen = await queries.seen(store, user, certification)
     forecast = await history.review_forecast(
         uow, principal, certification, FORECAST_DAYS, STUDY_ZONE
     )
@@ -123,7 +101,7 @@ async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -
         daily=daily,
         scores=await scores(uow, user, certification),
         subjects=await subjects(uow, user, certification, names, today),
-        seen=int(seen or 0),
+        seen=seen,
         bank_size=len(pool),
         forecast=tuple(DayCount(day=d, count=n) for d, n in forecast),
         pass_chance=(
@@ -136,15 +114,7 @@ async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -
 async def streak(uow: UnitOfWork, user_id: str, today: date) -> int:
     """Days in a row with at least one answer, ending today (or yesterday: today is not
     over yet)."""
-    days = set(
-        (
-            await uow.session.scalars(
-                select(LearnerDay.day)
-                .where(LearnerDay.user_id == user_id, LearnerDay.day > today - timedelta(days=400))
-                .distinct()
-            )
-        ).all()
-    )
+    days = await queries.study_days(store_for(uow.session), user_id, today - timedelta(days=400))
     day = today if today in days else today - timedelta(days=1)
     count = 0
     while day in days:
@@ -154,28 +124,16 @@ async def streak(uow: UnitOfWork, user_id: str, today: date) -> int:
 
 
 async def scores(uow: UnitOfWork, user_id: str, certification: str) -> tuple[ScorePoint, ...]:
-    rows = (
-        await uow.session.scalars(
-            select(AttemptFact)
-            .where(
-                AttemptFact.user_id == user_id,
-                AttemptFact.certification == certification,
-                AttemptFact.submitted_at.is_not(None),
-            )
-            .order_by(AttemptFact.submitted_at.desc())
-            .limit(20)
-        )
-    ).all()
+    rows = await queries.scores(store_for(uow.session), user_id, certification)
     return tuple(
         ScorePoint(
-            attempt_id=a.attempt_id,
-            form_name=a.form_name,
-            submitted_at=a.submitted_at,
-            percent=a.percent or 0.0,
-            passed=bool(a.passed),
+            attempt_id=attempt,
+            form_name=form,
+            submitted_at=submitted,
+            percent=percent or 0.0,
+            passed=bool(passed),
         )
-        for a in reversed(rows)
-        if a.submitted_at is not None
+        for attempt, form, submitted, percent, passed in reversed(rows)
     )
 
 
@@ -183,18 +141,10 @@ async def subjects(
     uow: UnitOfWork, user_id: str, certification: str, names: dict[str, str], today: date
 ) -> tuple[SubjectProgress, ...]:
     first_week = today - timedelta(days=today.weekday()) - timedelta(weeks=WEEKS - 1)
-    rows = await uow.session.execute(
-        select(
-            LearnerDay.subject,
-            LearnerDay.day,
-            LearnerDay.answered,
-            LearnerDay.correct,
-            LearnerDay.elapsed_ms,
-        ).where(LearnerDay.user_id == user_id, LearnerDay.certification == certification)
-    )
+    rows = await queries.subject_days(store_for(uow.session), user_id, certification)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     weeks: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for subject, day, n, right, ms in rows.all():
+    for subject, day, n, right, ms in rows:
         totals[subject][0] += n
         totals[subject][1] += right
         totals[subject][2] += ms
@@ -233,31 +183,23 @@ async def regrade_notices(
     uow: UnitOfWork, user_id: str, attempt_id: str | None = None
 ) -> tuple[RegradeNotice, ...]:
     """Recent regrades that changed one of my scores or results."""
-    query = select(AttemptFact).where(
-        AttemptFact.user_id == user_id,
-        AttemptFact.regraded_at.is_not(None),
-        (AttemptFact.previous_percent != AttemptFact.percent)
-        | (AttemptFact.previous_passed != AttemptFact.passed),
+    rows = await queries.regrades(
+        store_for(uow.session),
+        user_id,
+        since=utcnow() - timedelta(days=REGRADE_NOTICE_DAYS),
+        attempt=attempt_id,
     )
-    if attempt_id is not None:
-        query = query.where(AttemptFact.attempt_id == attempt_id)
-    else:
-        query = query.where(
-            AttemptFact.regraded_at > utcnow() - timedelta(days=REGRADE_NOTICE_DAYS)
-        )
-    rows = (await uow.session.scalars(query.order_by(AttemptFact.regraded_at.desc()))).all()
     return tuple(
         RegradeNotice(
-            attempt_id=a.attempt_id,
-            form_name=a.form_name,
-            previous_percent=a.previous_percent or 0.0,
-            percent=a.percent or 0.0,
-            previous_passed=bool(a.previous_passed),
-            passed=bool(a.passed),
-            regraded_at=a.regraded_at,
+            attempt_id=attempt,
+            form_name=form,
+            previous_percent=previous_percent or 0.0,
+            percent=percent or 0.0,
+            previous_passed=bool(previous_passed),
+            passed=bool(passed),
+            regraded_at=regraded_at,
         )
-        for a in rows
-        if a.regraded_at is not None
+        for attempt, form, previous_percent, percent, previous_passed, passed, regraded_at in rows
     )
 
 
@@ -308,34 +250,11 @@ async def _pass_chance(
     pool: Sequence[PoolEntry],
     names: dict[str, str],
 ) -> PassChance | None:
+    store = store_for(uow.session)
     ids = [e.question_id for e in pool]
-    stats = (
-        {
-            q: (n, right)
-            for q, n, right in (
-                await uow.session.execute(
-                    select(ItemStats.question_id, ItemStats.attempts, ItemStats.correct).where(
-                        ItemStats.question_id.in_(ids)
-                    )
-                )
-            ).all()
-        }
-        if ids
-        else {}
-    )
+    stats = await queries.item_counts(store, ids)
     # My latest answer to each question counts once.
-    mine: dict[str, bool] = {}
-    for q, right in (
-        await uow.session.execute(
-            select(AnswerFact.question_id, AnswerFact.correct)
-            .where(
-                AnswerFact.user_id == user_id,
-                AnswerFact.certification == blueprint.certification_code,
-            )
-            .order_by(AnswerFact.answered_at)
-        )
-    ).all():
-        mine[q] = right
+    mine = await queries.my_latest_answers(store, user_id, blueprint.certification_code)
     calibrated = await stored_parameters(uow, ids)
     sections, posteriors = [], {}
     provisional = False

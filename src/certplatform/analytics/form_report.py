@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
 
+from certplatform.analytics import queries
 from certplatform.analytics.calibration import stored_parameters
 from certplatform.analytics.contracts import (
     FormChoiceStat,
@@ -33,7 +33,7 @@ from certplatform.analytics.contracts import (
     FormSummary,
 )
 from certplatform.analytics.items import EASY, HARD, MIN_FOR_FLAGS, TOP_SHARE
-from certplatform.analytics.models import AttemptFact
+from certplatform.analytics.port import store_for
 from certplatform.content import service as content
 from certplatform.kernel.db import UnitOfWork
 from certplatform.kernel.errors import NotFound
@@ -267,18 +267,7 @@ async def form_report(uow: UnitOfWork, form_id: str, *, first_only: bool = True)
 
 async def forms_of(uow: UnitOfWork, certification: str) -> list[FormListing]:
     """The certification's blueprints and past papers with their graded sittings."""
-    counts = dict(
-        (
-            await uow.session.execute(
-                select(AttemptFact.form_id, func.count())
-                .where(
-                    AttemptFact.certification == certification,
-                    AttemptFact.submitted_at.is_not(None),
-                )
-                .group_by(AttemptFact.form_id)
-            )
-        ).all()
-    )
+    counts = await queries.form_sittings(store_for(uow.session), certification)
     out = [
         FormListing(form_id=b.id, form_kind="blueprint", name=b.name, attempts=counts.get(b.id, 0))
         for b in await content.blueprints(uow, certification)

@@ -1,12 +1,13 @@
 """Outbox events → the analytics store. Plain handlers on the event bus, like audit's:
-whichever transport delivers the event, the handler writes in the session it is given."""
+whichever transport delivers the event, the handler writes through the analytics port
+(the relational store in the session it is given, or ClickHouse; ADR 0031)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from certplatform.analytics import store
-from certplatform.kernel.events import Event, EventBus
+from certplatform.analytics.port import store_for
+from certplatform.kernel.events import Event, EventBus, handler_name
 from certplatform.learning.contracts import (
     ANSWERS_RECORDED,
     ATTEMPT_GRADED,
@@ -18,21 +19,38 @@ from certplatform.learning.contracts import (
     PracticeStarted,
 )
 
+# Answers of a relayed batch are written together, this many at a time: few large writes
+# suit ClickHouse, and a chunk stays under the relational drivers' bound-parameter limits.
+ANSWER_CHUNK = 2_000
+
 
 async def on_answers(session: AsyncSession, event: Event) -> None:
-    await store.record_answers(session, AnswersRecorded.model_validate(event.payload).answers)
+    await on_answers_batch(session, [event])
+
+
+async def on_answers_batch(session: AsyncSession, events: list[Event]) -> None:
+    # Keyed by answer id: two events carrying one answer still count it once.
+    unique = {
+        a.answer_id: a for e in events for a in AnswersRecorded.model_validate(e.payload).answers
+    }
+    answers = list(unique.values())
+    store = store_for(session)
+    for i in range(0, len(answers), ANSWER_CHUNK):
+        await store.record_answers(answers[i : i + ANSWER_CHUNK])
 
 
 async def on_attempt_started(session: AsyncSession, event: Event) -> None:
-    await store.record_attempt_started(session, event.payload)
+    await store_for(session).record_attempts_started([event.payload])
 
 
 async def on_attempt_graded(session: AsyncSession, event: Event) -> None:
-    await store.record_attempt_graded(session, AttemptGraded.model_validate(event.payload))
+    graded = AttemptGraded.model_validate(event.payload)
+    await store_for(session).record_attempts_graded([graded])
 
 
 async def on_practice_started(session: AsyncSession, event: Event) -> None:
-    await store.record_practice_started(session, PracticeStarted.model_validate(event.payload))
+    run = PracticeStarted.model_validate(event.payload)
+    await store_for(session).record_practice_runs([run])
 
 
 HANDLERS = {
@@ -46,4 +64,9 @@ HANDLERS = {
 
 def subscribe(bus: EventBus) -> None:
     for topic, handler in HANDLERS.items():
-        bus.subscribe(topic, handler)
+        if handler is on_answers:
+            # One write for all the answers a relayed batch carries, under the same name
+            # (the `processed_events` key) as one event at a time.
+            bus.subscribe_batch([topic], on_answers_batch, name=handler_name(on_answers))
+        else:
+            bus.subscribe(topic, handler)

@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
 
+from certplatform.analytics import queries
 from certplatform.analytics.calibration import fit_items, stored_parameters
-from certplatform.analytics.models import AnswerFact
+from certplatform.analytics.port import store_for
 from certplatform.content import service as content
 from certplatform.kernel.db import UnitOfWork
 
@@ -50,19 +50,7 @@ class ItemRow:
 
 
 async def item_report(uow: UnitOfWork, certification: str, *, irt: bool = True) -> list[ItemRow]:
-    rows = (
-        await uow.session.execute(
-            select(
-                AnswerFact.user_id,
-                AnswerFact.question_id,
-                AnswerFact.correct,
-                AnswerFact.elapsed_ms,
-                AnswerFact.choice_ids,
-            )
-            .where(AnswerFact.certification == certification)
-            .order_by(AnswerFact.answered_at, AnswerFact.answer_id)
-        )
-    ).all()
+    rows = await queries.certification_answers(store_for(uow.session), certification)
     first: dict[tuple[str, str], tuple[bool, int, list[str]]] = {}
     for user, qid, right, ms, picked in rows:
         first.setdefault((user, qid), (bool(right), int(ms), list(picked)))

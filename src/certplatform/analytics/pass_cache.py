@@ -1,10 +1,11 @@
 """The dashboard's chance of passing, remembered per learner and blueprint (ADR 32).
 
 The simulation is the dashboard's dearest part and its inputs rarely change between two
-loads: it is recomputed only when the learner answered something (answer count or last
-answer time moved), a calibration was stored, or the blueprint, its pool or the subject
-names changed; and at least every `ttl` seconds, because other learners' answers move the
-provisional difficulties of uncalibrated items a little. Per process, bounded (LRU).
+loads: it is recomputed only when the learner answered something (their answer count in
+the analytics store moved: facts are written once), a calibration was stored, or the
+blueprint, its pool or the subject names changed; and at least every `ttl` seconds,
+because other learners' answers move the provisional difficulties of uncalibrated items a
+little. Per process, bounded (LRU).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import func, select
 
-from certplatform.analytics.models import AnswerFact, ItemParameter
+from certplatform.analytics import queries
+from certplatform.analytics.models import ItemParameter
+from certplatform.analytics.port import store_for
 from certplatform.content.contracts import BlueprintOut, PoolEntry
 from certplatform.kernel.db import UnitOfWork
 
@@ -59,15 +62,11 @@ async def pass_stamp(
     pool: Sequence[PoolEntry],
     names: dict[str, str],
 ) -> Hashable:
-    """What the chance of passing depends on, as one comparable value (two small queries)."""
+    """What the chance of passing depends on, as one comparable value (two small queries:
+    one in the analytics store, one in the application database)."""
     certification = blueprint.certification_code
-    mine = (
-        await uow.session.execute(
-            select(func.count(), func.max(AnswerFact.answered_at)).where(
-                AnswerFact.user_id == user_id, AnswerFact.certification == certification
-            )
-        )
-    ).one()
+    store = store_for(uow.session)
+    mine = await queries.my_answer_count(store, user_id, certification)
     calibrated = (
         await uow.session.execute(
             select(func.count(), func.max(ItemParameter.calibrated_at)).where(
@@ -80,4 +79,4 @@ async def pass_stamp(
     for e in pool:
         shape.update(f"{e.question_id}|{e.subject_code}|{e.topic_code}\n".encode())
     shape.update(repr(sorted(names.items())).encode())
-    return (tuple(mine), tuple(calibrated), shape.hexdigest())
+    return (store.engine, mine, tuple(calibrated), shape.hexdigest())

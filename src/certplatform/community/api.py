@@ -6,14 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from certplatform.community import service
+from certplatform.community import group_exam, service
 from certplatform.community.contracts import (
     AbuseReportIn,
     CommentIn,
     CommentOut,
+    DebriefOut,
     ErrorReportIn,
     ErrorReportOut,
     ErrorReportUpdate,
+    GroupExamIn,
+    GroupExamOut,
     ModerationIn,
     NoticeOut,
     ReportStatus,
@@ -22,6 +25,7 @@ from certplatform.community.contracts import (
 )
 from certplatform.kernel.auth import Principal, UoW, require, signed_in
 from certplatform.kernel.bounds import INT32_MAX, Id
+from certplatform.kernel.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["community"])
 
@@ -31,6 +35,7 @@ Moderator = Annotated[Principal | None, Depends(require("discussion", "moderate"
 Reporter = Annotated[Principal | None, Depends(require("error_report", "create"))]
 Reviewer = Annotated[Principal | None, Depends(require("error_report", "review"))]
 SelfReader = Annotated[Principal | None, Depends(require("self", "read"))]
+RoomUser = Annotated[Principal | None, Depends(require("room", "use"))]
 SelfWriter = Annotated[Principal | None, Depends(require("self", "update"))]
 
 
@@ -160,3 +165,33 @@ async def notices(uow: UoW, principal: SelfReader) -> list[NoticeOut]:
 @router.delete("/me/notices/{notice_id}", status_code=204)
 async def dismiss_notice(notice_id: Id, uow: UoW, principal: SelfWriter) -> None:
     await service.dismiss_notice(uow, signed_in(principal), notice_id)
+
+
+@router.post("/rooms/{room_id}/group-exams", response_model=GroupExamOut, status_code=201)
+async def start_group_exam(
+    room_id: Id, body: GroupExamIn, uow: UoW, principal: RoomUser
+) -> GroupExamOut:
+    """The room's owner starts a group mock exam from a blueprint for themself and the
+    listed members (those in good standing; at most 30): every member gets their own
+    attempt of the same form on one clock. 409 while one is running in the room."""
+    return await group_exam.start(
+        uow, signed_in(principal), room_id, body.blueprint_id, list(body.member_ids)
+    )
+
+
+@router.get("/rooms/{room_id}/group-exam", response_model=GroupExamOut)
+async def latest_group_exam(room_id: Id, uow: UoW, principal: RoomUser) -> GroupExamOut:
+    """The room's running (else last) group exam: its clock, each member's progress as
+    counts, and the caller's own attempt id if they sit it."""
+    exam = await group_exam.latest(uow, signed_in(principal), room_id)
+    if exam is None:
+        raise NotFound(group_exam.NO_GROUP_EXAM)
+    return exam
+
+
+@router.get("/group-exams/{exam_id}/debrief", response_model=DebriefOut)
+async def group_exam_debrief(exam_id: Id, uow: UoW, principal: RoomUser) -> DebriefOut:
+    """Once every attempt is graded: the group's correct rate per question, the most
+    missed (now in each member's review queue) and the caller's own score. 409 before;
+    404 for anyone who did not sit it."""
+    return await group_exam.debrief(uow, signed_in(principal), exam_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -214,3 +215,70 @@ class MessageOut(_Out):
     edited_at: datetime | None
     deleted: bool
     hidden: bool
+
+
+MAX_GROUP = 30  # members in one group exam; a room's call is 4, a study group rarely 30
+MOST_MISSED = 5  # questions of a debrief that go into every member's review queue
+
+
+class GroupExamIn(_Frozen):
+    """Start a group exam from a blueprint for the listed members (REST); over the socket
+    the members are those present in the room. The owner always takes part."""
+
+    blueprint_id: str = Field(min_length=1, max_length=32)
+    member_ids: tuple[Annotated[str, Field(min_length=1, max_length=32)], ...] = Field(
+        default=(), max_length=MAX_GROUP
+    )
+
+
+class SeatProgress(_Out):
+    """One member's progress as everyone in the room sees it: counts, never answers."""
+
+    user_id: str
+    name: str
+    answered: int
+    total: int
+    submitted: bool
+
+
+class GroupExamOut(_Out):
+    id: str
+    room_id: str
+    form_name: str
+    certification_code: str
+    question_count: int
+    started_at: datetime
+    deadline_at: datetime
+    state: str  # running | finished
+    server_time: datetime
+    my_attempt_id: str | None = None  # the caller's own attempt, if they hold a seat
+    people: tuple[SeatProgress, ...] = ()
+
+
+class QuestionRate(_Out):
+    position: int
+    question_id: str
+    stem: str
+    correct: int
+    sat: int
+    rate: float  # correct / sat, 0..1
+
+
+class MyScore(_Out):
+    attempt_id: str
+    percent: float | None
+    passed: bool | None
+
+
+class DebriefOut(_Out):
+    """After every attempt was graded: the group's correct rate per question, the most
+    missed (now in each member's review queue) and the caller's own score only."""
+
+    group_exam_id: str
+    room_id: str
+    form_name: str
+    certification_code: str
+    members: int
+    questions: tuple[QuestionRate, ...]
+    most_missed: tuple[QuestionRate, ...]
+    mine: MyScore

@@ -29,4 +29,12 @@ QUESTION_VERSIONED = "certplatform.content.question.versioned.v1"
 ROOM_CREATED = "certplatform.community.room.created.v1"
 ROOM_MEMBER_BANNED = "certplatform.community.room.member_banned.v1"
 ROOM_MESSAGE_HIDDEN = "certplatform.community.room.message_hidden.v1"
-ROOM_TOPICS = (ROOM_CREATED, ROOM_MEMBER_BANNED, ROOM_MESSAGE_HIDDEN)
+GROUP_EXAM_STARTED = "certplatform.community.room.group_exam_started.v1"
+GROUP_EXAM_FINISHED = "certplatform.community.room.group_exam_finished.v1"
+ROOM_TOPICS = (
+    ROOM_CREATED,
+    ROOM_MEMBER_BANNED,
+    ROOM_MESSAGE_HIDDEN,
+    GROUP_EXAM_STARTED,
+    GROUP_EXAM_FINISHED,
+)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from certplatform.kernel.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from certplatform.kernel.db import Base, IdMixin, NullableJSONType, TimestampMixin, UTCDateTime
 
 
 class Comment(IdMixin, TimestampMixin, Base):
@@ -149,3 +149,43 @@ class RoomMessage(IdMixin, TimestampMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class GroupExam(IdMixin, TimestampMixin, Base):
+    """A group mock exam of a study room (ADR 0030): one blueprint form, drawn once with
+    `seed` for every member, on one clock (`started_at`, `deadline_at`).
+
+    `running_room_id` is the room's id while the exam runs and NULL afterwards; its unique
+    constraint is what lets only one exam run in a room, however many starts race.
+    Lifecycle: running → finished (every attempt graded; `missed_question_ids` went into
+    the members' review queues)."""
+
+    __tablename__ = "community_group_exams"
+
+    room_id: Mapped[str] = mapped_column(
+        ForeignKey("community_rooms.id", ondelete="CASCADE"), index=True
+    )
+    running_room_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    started_by: Mapped[str] = mapped_column(String(32))
+    blueprint_id: Mapped[str] = mapped_column(String(32))
+    certification_code: Mapped[str] = mapped_column(String(64))
+    form_name: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[str] = mapped_column(String(32))
+    question_count: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    missed_question_ids: Mapped[list[str] | None] = mapped_column(NullableJSONType)
+
+
+class GroupExamSeat(Base):
+    """One member's place in a group exam: their own attempt in the learning context."""
+
+    __tablename__ = "community_group_exam_seats"
+
+    group_exam_id: Mapped[str] = mapped_column(
+        ForeignKey("community_group_exams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(String(32), unique=True)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from certplatform.community import rooms
+from certplatform.community import group_exam, rooms
 from certplatform.community.contracts import MessageIn, MessageOut
 from certplatform.identity import service as identity
 from certplatform.identity.api import SESSION_COOKIE
@@ -41,6 +41,7 @@ SOCKET_PATH = "socket.io"
 MAX_TOKEN = 512
 MAX_SIGNAL = 32 * 1024  # an SDP with audio and video is a few KB
 CALL_LIMIT = 4  # a mesh: every member sends to every other
+WATCH_INTERVAL_S = 1.0  # how often a running group exam's progress is read (one query)
 EVENT_BUDGET, EVENT_WINDOW_S = 100, 10.0  # a call's offers and ICE candidates fit easily
 CHANNEL = "certplatform-study"  # Redis pub/sub channel shared by the processes
 
@@ -103,6 +104,11 @@ class SignalIn(_Event):
         return value
 
 
+class GroupStartIn(_Event):
+    room_id: str = Field(min_length=1, max_length=32)
+    blueprint_id: str = Field(min_length=1, max_length=32)
+
+
 class TimerIn(_Event):
     room_id: str = Field(min_length=1, max_length=32)
     running: bool
@@ -155,6 +161,8 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[None]] = set()
         # room id → sids in the room's call (WebRTC mesh, at most CALL_LIMIT); this process.
         self.calls: dict[str, set[str]] = {}
+        # room id → the task that reports its running group exam's progress (this process).
+        self.watches: dict[str, asyncio.Task[None]] = {}
 
     @property
     def db(self) -> Database:
@@ -253,6 +261,7 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             studying = x.certification or room.certification_code
             self.presence.setdefault(x.room_id, {})[sid] = (p.user_id, p.display_name, studying)
             await self._presence(x.room_id)
+            self._watch(x.room_id)
             return {
                 "room": room.model_dump(mode="json"),
                 "history": [wire_message(m) for m in messages],
@@ -416,6 +425,86 @@ class StudyNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return {}
 
         return await self._call(sid, data, SignalIn, act)
+
+    # --- group mock exams (ADR 0030) -------------------------------------------------------
+
+    async def on_group_start(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """The owner starts a group exam for the people present in the room (here)."""
+
+        async def act(p: Principal, x: GroupStartIn, session: dict[str, Any]) -> dict[str, Any]:
+            self._in(session, x.room_id)
+            present = [user_id for user_id, _, _ in self.presence.get(x.room_id, {}).values()]
+            async with self.db.transaction() as uow:
+                started = await group_exam.start(uow, p, x.room_id, x.blueprint_id, present)
+            # Everyone in the room learns that it started; each asks for their own seat.
+            public = started.model_copy(update={"my_attempt_id": None}).model_dump(mode="json")
+            await self.emit("group_exam", public, room=room_key(x.room_id))
+            self._watch(x.room_id)
+            return {"exam": started.model_dump(mode="json")}
+
+        return await self._call(sid, data, GroupStartIn, act)
+
+    async def on_group_state(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """The room's running (else last) group exam with the caller's own attempt, and the
+        debrief once it finished (for those who sat it)."""
+
+        async def act(p: Principal, x: RoomRef, session: dict[str, Any]) -> dict[str, Any]:
+            self._in(session, x.room_id)
+            async with self.db.transaction() as uow:
+                exam = await group_exam.latest(uow, p, x.room_id)
+                debrief = None
+                if exam is not None and exam.state == "finished" and exam.my_attempt_id:
+                    debrief = await group_exam.debrief(uow, p, exam.id)
+            return {
+                "exam": exam.model_dump(mode="json") if exam else None,
+                "debrief": debrief.model_dump(mode="json") if debrief else None,
+            }
+
+        return await self._call(sid, data, RoomRef, act)
+
+    def _watch(self, room_id: str) -> None:
+        """Report the room's running group exam while someone here is in the room: progress
+        counts when they change, then `group_finished` once it finished (anywhere)."""
+        if room_id in self.watches:
+            return
+        task = asyncio.get_running_loop().create_task(self._watching(room_id))
+        self.watches[room_id] = task
+        task.add_done_callback(lambda _: self.watches.pop(room_id, None))
+
+    async def _watching(self, room_id: str) -> None:
+        last: list[dict[str, Any]] | None = None
+        exam_id: str | None = None
+        while self.presence.get(room_id):
+            try:
+                async with self.db.transaction() as uow:
+                    running = await group_exam.running_id(uow, room_id)
+                    if exam_id is not None and running != exam_id:
+                        await self.emit(
+                            "group_finished",
+                            {"room_id": room_id, "group_exam_id": exam_id},
+                            room=room_key(room_id),
+                        )
+                        return
+                    if running is None:
+                        return
+                    exam_id = running
+                    people = [
+                        p.model_dump(mode="json") for p in await group_exam.progress(uow, running)
+                    ]
+                if people != last:
+                    last = people
+                    await self.emit(
+                        "group_progress",
+                        {"room_id": room_id, "group_exam_id": running, "people": people},
+                        room=room_key(room_id),
+                    )
+                if all(p["submitted"] for p in people):
+                    async with self.db.transaction() as uow:
+                        await group_exam.finish_if_done(uow, running)
+                    continue  # the next turn sees it finished and says so
+            except Exception:  # a lost database must not end the watch silently
+                log.exception("group_exam.watch_failed", room_id=room_id)
+            await asyncio.sleep(WATCH_INTERVAL_S)
 
     # --- the shared Pomodoro --------------------------------------------------------------
 

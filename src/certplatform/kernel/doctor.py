@@ -9,6 +9,7 @@ need no client library and never change anything on the server.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
 import sqlite3
@@ -116,7 +117,7 @@ async def _check(
         "redis": lambda: _redis_version(target),
         "nats": lambda: _nats_version(target),
         "s3": lambda: _http_server(target),
-        "clickhouse": lambda: _clickhouse_version(target),
+        "clickhouse": lambda: _clickhouse_version(target, settings.ch_user, settings.ch_password),
         "otlp": lambda: _tcp_open(target),
     }[backend]
     try:
@@ -211,9 +212,26 @@ async def _http_server(url: str) -> str | None:
     return server
 
 
-async def _clickhouse_version(target: str) -> str | None:
+EMBEDDED_CLICKHOUSE = "chdb:"
+
+
+def analytics_store(settings: Settings) -> dict[str, str | None]:
+    """Where the analytics store lives (ADR 0031): ClickHouse once CH_HOST is set."""
+    if settings.ch_host:
+        return {"engine": "clickhouse", "target": redact(settings.ch_host)}
+    return {"engine": "database", "target": None}
+
+
+async def _clickhouse_version(target: str, user: str = "default", password: str = "") -> str | None:
+    if target.startswith(EMBEDDED_CLICKHOUSE):
+        # In-process ClickHouse: nothing to reach; it needs the chdb package and a folder.
+        return f"chdb {importlib.metadata.version('chdb')} (embedded ClickHouse)"
     url = target if "://" in target else f"http://{target}:8123"
-    async with httpx.AsyncClient() as http:
+    parts = urlsplit(url)
+    # The analytics store's own account (a URL's user:password wins, as in the store).
+    auth = None if parts.username else (user, password)
+    url = parts._replace(path="/").geturl()  # the database part is not an HTTP path
+    async with httpx.AsyncClient(auth=auth) as http:
         reply = await http.get(url, params={"query": "SELECT version()"})
     return "ClickHouse " + reply.text.strip() if reply.status_code == 200 else None
 

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
 DEV_AUDIT_KEY = "dev-only-audit-key-change-me"  # refused in production, like DEV_SECRET
+DEV_TURN_SECRET = "dev-only-turn-secret-change-me"  # noqa: S105 - refused in production
+ICE_URL = re.compile(r"^(stun|stuns|turn|turns):[A-Za-z0-9.\-\[\]:]+(\?transport=(udp|tcp))?$")
 KEY_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
@@ -46,7 +48,16 @@ class Settings(BaseSettings):
         description="bucket of media and journals when S3_ENDPOINT is set (made if missing)",
     )
     s3_region: str = Field(default="us-east-1", alias="S3_REGION", max_length=40)
-    ch_host: str | None = Field(default=None, alias="CH_HOST")
+    ch_host: str | None = Field(
+        default=None,
+        alias="CH_HOST",
+        description="ClickHouse for the analytics store (ADR 0031): a host (HTTP port 8123), "
+        "a URL http[s]://user:password@host:port/database, or chdb:<directory> for the "
+        "embedded engine; unset keeps analytics in the application database",
+    )
+    ch_user: str = Field(default="default", alias="CH_USER", max_length=200)
+    ch_password: str = Field(default="", alias="CH_PASSWORD", max_length=500)
+    ch_database: str = Field(default="default", alias="CH_DATABASE", max_length=200)
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="127.0.0.1", alias="HOST")
     secret_key: str = Field(
@@ -84,6 +95,33 @@ class Settings(BaseSettings):
         default="20/minute",
         alias="ROOM_MESSAGE_LIMIT_USER",
         description="study room chat messages (new or edited) per user",
+    )
+    stun_urls: str = Field(
+        default="",
+        alias="STUN_URLS",
+        max_length=1000,
+        description="STUN servers for the study rooms' calls, comma-separated "
+        "(stun:turn.example.org:3478); empty: none",
+    )
+    turn_urls: str = Field(
+        default="",
+        alias="TURN_URLS",
+        max_length=1000,
+        description="TURN servers (turn:turn.example.org:3478?transport=udp, "
+        "turns:…:5349), comma-separated; empty: no relay",
+    )
+    turn_secret: str = Field(
+        default=DEV_TURN_SECRET,
+        alias="TURN_SECRET",
+        description="the TURN server's shared secret (coturn use-auth-secret, "
+        "static-auth-secret): each page gets a time-limited HMAC credential from it",
+    )
+    turn_ttl_seconds: int = Field(
+        default=3600,
+        alias="TURN_TTL_SECONDS",
+        ge=60,
+        le=86400,
+        description="how long a TURN credential handed to a room page is valid",
     )
     forwarded_allow_ips: str = Field(
         default="",
@@ -231,6 +269,14 @@ class Settings(BaseSettings):
         description="reset or address-change mails per account (more are not sent)",
     )
 
+    @field_validator("stun_urls", "turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: str) -> str:
+        for url in split_urls(value):
+            if not ICE_URL.match(url):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
+        return value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
@@ -348,6 +394,11 @@ class Settings(BaseSettings):
         if self.production and self.mail_backend == "smtp" and not self.public_url:
             # Links built from the request's Host header could point at another site.
             raise ValueError("PUBLIC_URL must be set to send mail in production")
+        if self.production and self.turn_urls and self.turn_secret == DEV_TURN_SECRET:
+            # Anyone could mint relay credentials with the published development secret.
+            raise ValueError("TURN_SECRET must be set in production when TURN_URLS is")
+        if self.production and self.turn_urls and len(self.turn_secret) < 32:
+            raise ValueError("TURN_SECRET must be at least 32 characters in production")
         if self.production and self.audit_key == self.secret_key:
             # Whoever learns the cookie key must not also be able to rewrite the audit chain.
             raise ValueError("AUDIT_KEY must differ from SECRET_KEY in production")
@@ -381,3 +432,8 @@ def to_async_url(url: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def split_urls(value: str) -> list[str]:
+    """A comma-separated list of URLs, without blanks."""
+    return [url.strip() for url in value.split(",") if url.strip()]

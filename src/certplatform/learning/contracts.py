@@ -410,6 +410,38 @@ class AttemptGraded(_Out):
     previous_passed: bool | None = None
 
 
+class GroupSeat(_Out):
+    """One member's attempt in a group mock exam (all started on one clock)."""
+
+    user_id: str
+    attempt_id: str
+    question_count: int
+    started_at: datetime
+    deadline_at: datetime
+
+
+class AttemptProgress(_Out):
+    """How far an attempt is, as counts only: never which answers."""
+
+    attempt_id: str
+    user_id: str
+    answered: int
+    total: int
+    submitted: bool
+    percent: float | None
+    passed: bool | None
+
+
+class ItemRate(_Out):
+    """How a group did on one question of a shared form (after everyone submitted)."""
+
+    position: int
+    question_id: str
+    stem: str
+    correct: int
+    sat: int
+
+
 class FormItemResponse(_Out):
     """One item of a graded attempt as the form's item statistics need it."""
 

@@ -76,10 +76,26 @@ async def start_attempt(
     rng: random.Random | None = None,
 ) -> AttemptView:
     """Freeze a form (exact versions, question and choice order) and start the clock."""
+    return await start_for(
+        uow, principal.user_id, blueprint_id=blueprint_id, paper_id=paper_id, rng=rng
+    )
+
+
+async def start_for(
+    uow: UnitOfWork,
+    user_id: str,
+    *,
+    blueprint_id: str | None = None,
+    paper_id: str | None = None,
+    rng: random.Random | None = None,
+    now: datetime | None = None,
+) -> AttemptView:
+    """`start_attempt` for a learner by id, optionally at a given moment (a group exam
+    starts every member's attempt with one clock; see `group.start_together`)."""
     rng = rng or random.SystemRandom()  # unpredictable draws and orders
     if (blueprint_id is None) == (paper_id is None):
         raise Invalid("Start an attempt from either a blueprint or a past paper.")
-    now = utcnow()
+    now = now or utcnow()
     sections: list[dict[str, Any]] = []
     drawn: list[DrawnItem]
     if blueprint_id:
@@ -120,10 +136,10 @@ async def start_attempt(
     versions = await _versions(uow, [d.version_id for d in drawn])
     # A practice answer that checked the lock before this attempt existed has committed
     # before the attempt becomes visible (see `answer_practice`).
-    await repo.lock_learner(uow.session, principal.user_id)
+    await repo.lock_learner(uow.session, user_id)
     attempt = Attempt(
         id=new_id(),
-        user_id=principal.user_id,
+        user_id=user_id,
         certification_code=certification,
         form_kind="blueprint" if blueprint_id else "paper",
         form_id=form_id,
@@ -160,7 +176,7 @@ async def start_attempt(
         "certplatform.learning.attempt.started.v1",
         {
             "attempt_id": attempt.id,
-            "user_id": principal.user_id,
+            "user_id": user_id,
             "certification": certification,
             "form": name,
             "form_kind": attempt.form_kind,

@@ -187,6 +187,12 @@ def _ceil_second(moment: datetime) -> datetime:
     return moment
 
 
+def new_card_state(now: datetime) -> CardState:
+    """The state of a card never reviewed, due at `now` (what a first review starts from)."""
+    state: CardState = Card(card_id=0, due=_utc(now)).to_dict()
+    return state
+
+
 def _card(card_state: Mapping[str, Any]) -> Any:
     try:
         card = Card.from_dict(dict(card_state))

@@ -3,7 +3,7 @@
 Services take the unit of work and never commit. Replies to a learner before submission
 are built from `QuestionView`, which has no place for a key or an explanation.
 
-The code lives by use case in `practice`, `remediation`, `exams` and `shared`; this module
+The code lives by use case in `practice`, `remediation`, `exams`, `group` and `shared`; this module
 names it in one place for the other contexts, the edges and the tests.
 """
 
@@ -25,6 +25,12 @@ from certplatform.learning.exams import (
     unanswered,
 )
 from certplatform.learning.form_responses import form_attempts
+from certplatform.learning.group import (
+    item_rates,
+    progress_of,
+    queue_for_review,
+    start_together,
+)
 from certplatform.learning.practice import (
     NOTHING_WRONG_MESSAGE,
     answer_practice,
@@ -81,13 +87,16 @@ __all__ = [
     "get_settings",
     "hold_for_submit",
     "internal_response",
+    "item_rates",
     "locked_questions",
     "my_attempts",
     "practice_question",
     "practice_run",
     "practice_session",
     "practice_summary",
+    "progress_of",
     "question_version",
+    "queue_for_review",
     "record_integrity_event",
     "regrade",
     "remove_wrong_note",
@@ -98,6 +107,7 @@ __all__ = [
     "set_memo",
     "start_attempt",
     "start_practice",
+    "start_together",
     "studied_certifications",
     "submit_attempt",
     "unanswered",

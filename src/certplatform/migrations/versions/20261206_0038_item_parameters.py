@@ -1,7 +1,7 @@
 """analytics: stored item parameters and the last calibration per certification
 
 Revision ID: 0038
-Revises: 0032
+Revises: 0037
 Create Date: 2026-12-06 21:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0038"
-down_revision: str | None = "0032"
+down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

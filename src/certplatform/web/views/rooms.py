@@ -10,14 +10,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from certplatform.community import rooms
-from certplatform.community.contracts import RoomIn, Visibility
+from certplatform.community import group_exam, ice, rooms
+from certplatform.community.contracts import RoomIn, RoomOut, Visibility
 from certplatform.content import service as content
+from certplatform.content.contracts import BlueprintOut
 from certplatform.kernel.auth import Principal, Requirement, signed_in
-from certplatform.kernel.errors import Invalid
+from certplatform.kernel.errors import Invalid, NotFound
+from certplatform.kernel.settings import Settings
 from certplatform.web import i18n
 from certplatform.web.templating import page
 from certplatform.web.views.common import UoW, form, redirect
+from certplatform.web.views.practice import excerpt
 
 router = APIRouter(include_in_schema=False)
 Member = Annotated[Principal | None, Depends(Requirement("room", "use"))]
@@ -54,6 +57,12 @@ ROOM_MESSAGES = (
     N_("Join the call first."),
     N_("Too many requests at once; wait a few seconds."),
     N_("The call is full (4 people); you can still chat."),
+    N_("Only the room's owner can start a group exam."),
+    N_("A group exam is already running in this room."),
+    N_("No such group exam."),
+    N_("This room studies another certification; choose one of its exams."),
+    N_("The group exam is still running; its debrief comes when everyone has submitted."),
+    N_("The members' forms differ; start the group exam again."),
 )
 
 
@@ -88,7 +97,27 @@ def _strings() -> dict[str, str]:
         "me_video": _("You"),
         "no_media": _("The camera and microphone could not be opened."),
         "call_joined": _("You joined the call."),
+        "group_none": _("No group exam is running."),
+        "group_running": _("%(form)s is running for %(count)s people; it ends at %(time)s."),
+        "group_late": _("This exam started before you came in; you can follow it here."),
+        "group_finished": _("The group exam has finished."),
+        "group_waiting": _("Time is up; the debrief comes when every answer sheet is graded."),
+        "group_progress": _("Question %(answered)s/%(total)s"),
+        "group_submitted": _("submitted"),
     }
+
+
+async def _blueprints(uow: UoW, room: RoomOut) -> list[BlueprintOut]:
+    """The exams a group may sit here: the room's certification's, else every one's."""
+    codes = (
+        [room.certification_code]
+        if room.certification_code
+        else [c.code for c in await content.list_certifications(uow)]
+    )
+    found: list[BlueprintOut] = []
+    for code in codes:
+        found += await content.blueprints(uow, code)
+    return found
 
 
 @router.get("/rooms", response_class=HTMLResponse)
@@ -136,6 +165,8 @@ async def room_page(
 ) -> HTMLResponse:
     user = signed_in(principal)
     room = await rooms.enter(uow, user, room_id[:32])
+    owner = room.owner_id == user.user_id
+    settings: Settings = request.app.state.settings
     return page(
         request,
         "rooms/room.html",
@@ -143,6 +174,9 @@ async def room_page(
             "room": room,
             "kinds": KINDS,
             "strings": _strings(),
+            "is_owner": owner,
+            "blueprints": await _blueprints(uow, room) if owner else [],
+            "ice_servers": ice.servers_for(settings, user.user_id),
             "done": i18n.gettext(DONE[done]) if done in DONE else None,
             "invite_url": f"{request.base_url}rooms/invite/{room.invite_code}"
             if room.invite_code
@@ -158,3 +192,21 @@ async def add_member(
     data = await form(request)
     await rooms.add_member(uow, signed_in(principal), room_id[:32], data.get("email", "")[:320])
     return redirect(f"/rooms/{room_id[:32]}?done=added")
+
+
+@router.get("/rooms/{room_id}/group-exams/{exam_id}", response_class=HTMLResponse)
+async def group_debrief(
+    request: Request, room_id: str, exam_id: str, uow: UoW, principal: Member
+) -> HTMLResponse:
+    """A finished group exam: my score, the most missed, and the group's rate per
+    question (only for those who sat it)."""
+    user = signed_in(principal)
+    debrief = await group_exam.debrief(uow, user, exam_id[:32])
+    if debrief.room_id != room_id[:32]:
+        raise NotFound(group_exam.NO_GROUP_EXAM)
+    room = await rooms.enter(uow, user, debrief.room_id)
+    return page(
+        request,
+        "rooms/group_debrief.html",
+        {"room": room, "debrief": debrief, "excerpt": excerpt},
+    )

@@ -6,6 +6,9 @@
   var root = document.getElementById("room");
   if (!root || typeof io === "undefined") return;
   var T = JSON.parse(document.getElementById("room-strings").textContent);
+  // STUN/TURN from the settings; TURN with a time-limited credential for this user.
+  var ICE = JSON.parse(document.getElementById("room-ice").textContent);
+  root.iceServers = ICE; // read by the browser test
   var roomId = root.dataset.room;
   var me = root.dataset.me;
   var moderator = root.dataset.moderator === "true";
@@ -28,6 +31,7 @@
   function say(text) { statusEl.textContent = text; }
 
   var socket = io("/study", { transports: ["websocket", "polling"] });
+  root.studySocket = socket; // the group exam's script (room-group.js) listens on it too
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -153,6 +157,7 @@
       reply.history.forEach(append);
       showPeople(reply.presence);
       setTimer(reply.room.timer, reply.now);
+      root.dispatchEvent(new CustomEvent("room-joined", { detail: { now: reply.now } }));
     });
   });
   socket.on("connect_error", function (err) { say(err && err.message ? err.message : T.refused); });
@@ -218,7 +223,7 @@
   }
 
   function connect(sid, name) {
-    var pc = new RTCPeerConnection({ iceServers: [] });
+    var pc = new RTCPeerConnection({ iceServers: ICE });
     call.peers[sid] = pc;
     call.stream.getTracks().forEach(function (t) { pc.addTrack(t, call.stream); });
     pc.onicecandidate = function (e) { if (e.candidate) signal(sid, "candidate", e.candidate.toJSON()); };

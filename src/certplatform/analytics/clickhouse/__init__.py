@@ -1,0 +1,1 @@
+"""The analytics store on ClickHouse: schema, executors (server or embedded), adapter."""
