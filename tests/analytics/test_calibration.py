@@ -27,7 +27,7 @@ from certplatform.analytics.models import AnswerFact, Calibration, ItemParameter
 from certplatform.app import periodic_jobs
 from certplatform.content import service as content
 from certplatform.kernel import jobs
-from certplatform.kernel.db import Database, utcnow
+from certplatform.kernel.db import Database, UnitOfWork, utcnow
 from certplatform.kernel.settings import Settings
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.contracts import AnswerRecorded
@@ -260,3 +260,31 @@ async def test_the_button_queues_a_run_after_the_commit(
     )
     assert page.status_code == 200
     assert f"{PEOPLE * ITEMS}" in page.text  # the stored run's responses are shown
+
+
+async def test_a_failing_write_stores_nothing_and_the_retry_runs(
+    db: Database, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All or nothing: when writing fails part way, no parameter, no summary and no job
+    key is left, so the retry of the same message does the whole calibration."""
+    ids = await plant(db, storage)
+    from certplatform.analytics import calibration
+
+    real = calibration.store_fit
+
+    async def failing(uow: UnitOfWork, fitted: calibration.Fitted, key: str) -> bool:
+        await real(uow, fitted, key)  # the rows are written, then the transaction fails
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(calibration, "store_fit", failing)
+    with pytest.raises(RuntimeError):
+        await recalibrate(db, "calibrate:flaky")
+    async with db.transaction() as uow:
+        assert (await uow.session.scalars(select(ItemParameter))).all() == []
+        assert await uow.session.get(Calibration, CERT) is None
+        assert await uow.session.get(jobs.JobRun, "calibrate:flaky") is None
+    monkeypatch.setattr(calibration, "store_fit", real)
+    assert await recalibrate(db, "calibrate:flaky") == {CERT: ITEMS}
+    async with db.transaction() as uow:
+        stored = (await uow.session.scalars(select(ItemParameter.question_id))).all()
+    assert sorted(stored) == sorted(ids)
