@@ -151,6 +151,7 @@ def settings(
         EVENT_RELAY_INTERVAL=0,  # tests relay the outbox explicitly
         SWEEPER_INTERVAL=0,  # and run the deadline sweeper explicitly
         CLEANUP_INTERVAL=0,  # and clean-up jobs
+        CALIBRATION_INTERVAL=0,  # and item calibrations
         AUDIT_CHECKPOINT_INTERVAL=0,  # and write audit checkpoints explicitly
     )
 

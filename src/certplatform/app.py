@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from certplatform.analytics import port as analytics_port
 from certplatform.analytics.api import router as analytics_router
+from certplatform.analytics.calibration import nightly as nightly_calibration
 from certplatform.analytics.handlers import subscribe as subscribe_analytics
 from certplatform.audit.api import router as audit_router
 from certplatform.audit.chain import Keyring
@@ -116,6 +117,14 @@ def periodic_jobs(settings: Settings) -> list[jobs.Periodic]:
         )
     if settings.cleanup_interval > 0:
         found.append(jobs.Periodic(jobs.FORGET_RUNS_JOB, settings.cleanup_interval, {}))
+    if settings.calibration_interval > 0:
+        found.append(
+            nightly_calibration(
+                settings.calibration_interval,
+                settings.calibration_offset,
+                settings.calibration_model,
+            )
+        )
     return found
 
 

@@ -19,13 +19,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Boolean, Date, Float, select
+from sqlalchemy import Boolean, Date, Float, delete, select
 
 from certplatform.analytics import dashboard as board
 from certplatform.analytics import handlers, port, queries
 from certplatform.analytics.backfill import backfill
+from certplatform.analytics.calibration import recalibrate
 from certplatform.analytics.clickhouse.store import ClickHouseStore
 from certplatform.analytics.items import item_report
+from certplatform.analytics.models import Calibration, ItemParameter
 from certplatform.analytics.port import AnalyticsStore, Query
 from certplatform.analytics.relational import RelationalStore
 from certplatform.analytics.store import study_day
@@ -216,10 +218,14 @@ def query_params(fixture: Fixture, user: str) -> dict[str, dict[str, Any]]:
         "ITEM_COUNTS": {"questions": sorted({a.question_id for a in fixture.answers})[:25]},
         "MY_ANSWERS": {"user": user, "certification": CERT},
         "CERTIFICATION_ANSWERS": {"certification": CERT},
+        "ANSWERED_CERTIFICATIONS": {},
+        "CERTIFICATION_RESULTS": {"certification": CERT},
+        "MY_ANSWER_COUNT": {"user": user, "certification": CERT},
+        "FORM_SITTINGS": {"certification": CERT},
     }
 
 
-UNORDERED = {"ANSWERS_PER_DAY", "STUDY_DAYS", "SUBJECT_DAYS", "ITEM_COUNTS"}
+UNORDERED = {"ANSWERS_PER_DAY", "STUDY_DAYS", "SUBJECT_DAYS", "ITEM_COUNTS", "FORM_SITTINGS"}
 
 
 async def figures(db: Database, user: str) -> tuple[Any, ...]:
@@ -268,6 +274,30 @@ async def test_the_same_events_give_the_same_figures_on_both_stores(
     # Values are quoted, never spliced: a quote in a parameter is just a character.
     sneaky = {"user": "p0' OR '1'='1", "certification": CERT}
     assert await ch.rows(queries.SEEN, **sneaky) == [(0,)]
+
+
+async def test_the_calibration_job_reads_the_same_answers_from_clickhouse(
+    db: Database, storage: LocalStorage, ch: ClickHouseStore
+) -> None:
+    fixture = await make_fixture(db, storage)
+    async with db.transaction() as uow:
+        await fixture.feed(RelationalStore(uow.session))
+    await fixture.feed(ch)
+
+    async def stored() -> dict[str, tuple[float, float, int]]:
+        async with db.transaction() as uow:
+            rows = (await uow.session.scalars(select(ItemParameter))).all()
+        return {r.question_id: (r.a, r.b, r.responses) for r in rows}
+
+    assert await recalibrate(db, "calibrate:relational")
+    relational = await stored()
+    async with db.transaction() as uow:
+        await uow.session.execute(delete(ItemParameter))
+        await uow.session.execute(delete(Calibration))
+    with serving(ch):
+        assert await recalibrate(db, "calibrate:clickhouse")
+    assert await stored() == relational
+    assert relational
 
 
 async def test_replaying_events_on_clickhouse_changes_nothing(

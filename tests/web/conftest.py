@@ -27,6 +27,7 @@ def base_url(database_url: str, media_dir: Path, mail_dir: Path) -> Iterator[str
         "SWEEPER_INTERVAL": "1",
         # Tests empty the database between them; checkpoints would outlive their entries.
         "AUDIT_CHECKPOINT_INTERVAL": "0",
+        "CALIBRATION_INTERVAL": "0",  # tests calibrate explicitly
     }
     with live_server(env) as url:
         yield url

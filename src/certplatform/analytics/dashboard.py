@@ -13,6 +13,7 @@ import numpy as np
 
 from certplatform.analytics import queries
 from certplatform.analytics.ability import Ability, ability
+from certplatform.analytics.calibration import stored_parameters
 from certplatform.analytics.contracts import (
     Dashboard,
     DayCount,
@@ -24,6 +25,8 @@ from certplatform.analytics.contracts import (
     SubjectWeek,
 )
 from certplatform.analytics.irt import ItemParameters
+from certplatform.analytics.models import ItemParameter
+from certplatform.analytics.pass_cache import StampedCache, pass_stamp
 from certplatform.analytics.port import store_for
 from certplatform.analytics.prediction import (
     ExamModel,
@@ -66,7 +69,8 @@ async def my_certification(uow: UnitOfWork, principal: Principal) -> str | None:
 
 
 async def dashboard(uow: UnitOfWork, principal: Principal, certification: str) -> Dashboard:
-    detail = await content.certification_detail(uow, certification)  # 404 when unknown
+    # 404 when unknown; the tree without the bank's counts per status, which it does not show
+    detail = await content.certification_detail(uow, certification, counts=False)
     user, store, today = principal.user_id, store_for(uow.session), study_today()
     settings = await learning.get_settings(uow, principal)
     exam_date = settings.exam_dates.get(certification)
@@ -217,6 +221,9 @@ def _members(blueprint: BlueprintOut, pool: Sequence[PoolEntry]) -> list[list[Po
     return out
 
 
+PASS_CACHE: StampedCache[PassChance | None] = StampedCache()
+
+
 async def pass_chance(
     uow: UnitOfWork,
     user_id: str,
@@ -225,14 +232,35 @@ async def pass_chance(
     names: dict[str, str],
 ) -> PassChance | None:
     """P(pass) on the certification's first blueprint, or None when its pools cannot be
-    drawn (too few published questions)."""
+    drawn (too few published questions); recomputed only when its inputs changed."""
+    stamp = await pass_stamp(uow, user_id, blueprint, pool, names)
+    key = (user_id, blueprint.id)
+    found = PASS_CACHE.get(key, stamp)
+    if found is not None:
+        return found
+    chance = await _pass_chance(uow, user_id, blueprint, pool, names)
+    PASS_CACHE.put(key, stamp, chance)
+    return chance
+
+
+async def _pass_chance(
+    uow: UnitOfWork,
+    user_id: str,
+    blueprint: BlueprintOut,
+    pool: Sequence[PoolEntry],
+    names: dict[str, str],
+) -> PassChance | None:
     store = store_for(uow.session)
-    stats = await queries.item_counts(store, [e.question_id for e in pool])
+    ids = [e.question_id for e in pool]
+    stats = await queries.item_counts(store, ids)
     # My latest answer to each question counts once.
     mine = await queries.my_latest_answers(store, user_id, blueprint.certification_code)
+    calibrated = await stored_parameters(uow, ids)
     sections, posteriors = [], {}
+    provisional = False
     for spec, members in zip(blueprint.sections, _members(blueprint, pool), strict=True):
-        items = _provisional_items([e.question_id for e in members], stats)
+        items = _items([e.question_id for e in members], stats, calibrated)
+        provisional |= any(e.question_id not in calibrated for e in members)
         topics = [e.topic_code or "" for e in members] if spec.draw == "one_per_topic" else None
         try:
             sections.append(SectionPool.from_spec(spec, items, topics))
@@ -274,7 +302,7 @@ async def pass_chance(
             )
             for r in prediction.sections
         ),
-        provisional_items=True,
+        provisional_items=provisional,
         study_next=_subject_of(blueprint, best) if best else None,
         study_next_name=label(best) if best else None,
         study_next_gain=gain,
@@ -286,12 +314,18 @@ def _subject_of(blueprint: BlueprintOut, section: str) -> str:
     return spec.subject_code or ""
 
 
-def _provisional_items(ids: Sequence[str], stats: dict[str, tuple[int, int]]) -> ItemParameters:
-    """Until a calibration is stored: a = 1 and b from the item's smoothed answer rate
-    (P(θ = 0) = rate), which puts hard items high and easy ones low."""
+def _items(
+    ids: Sequence[str], stats: dict[str, tuple[int, int]], calibrated: dict[str, ItemParameter]
+) -> ItemParameters:
+    """The stored calibration's a, b, c (ADR 32); for an item it does not cover yet (new,
+    or never answered), a = 1 and b from the item's smoothed answer rate (P(θ = 0) = rate),
+    which puts hard items high and easy ones low."""
     rates = np.array([(stats.get(q, (0, 0))[1] + 1) / (stats.get(q, (0, 0))[0] + 2) for q in ids])
-    b = -np.log(rates / (1 - rates))
-    return ItemParameters(tuple(ids), np.ones(len(ids)), b)
+    a, b, c = np.ones(len(ids)), -np.log(rates / (1 - rates)), np.zeros(len(ids))
+    for i, q in enumerate(ids):
+        if q in calibrated:
+            a[i], b[i], c[i] = calibrated[q].a, calibrated[q].b, calibrated[q].c
+    return ItemParameters(tuple(ids), a, b, c)
 
 
 def _study_next(

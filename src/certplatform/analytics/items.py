@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from certplatform.analytics import queries
-from certplatform.analytics.irt import Responses, calibrate
+from certplatform.analytics.calibration import fit_items, stored_parameters
 from certplatform.analytics.port import store_for
 from certplatform.content import service as content
 from certplatform.kernel.db import UnitOfWork
@@ -46,6 +46,7 @@ class ItemRow:
     b: float | None
     choices: tuple[ChoiceStat, ...]
     flags: tuple[str, ...]  # negative_discrimination too_easy too_hard unpicked strong_distractor
+    c: float | None = None  # the 3PL guessing floor (0 for the 2PL)
 
 
 async def item_report(uow: UnitOfWork, certification: str, *, irt: bool = True) -> list[ItemRow]:
@@ -64,7 +65,7 @@ async def item_report(uow: UnitOfWork, certification: str, *, irt: bool = True) 
     pool = await content.practice_pool(uow, certification)
     ids = [e.question_id for e in pool]
     versions = await content.current_versions(uow, ids)
-    params = _irt(first, ids) if irt else {}
+    params = await _parameters(uow, first, ids) if irt else {}
     out = []
     for entry in pool:
         qid = entry.question_id
@@ -104,7 +105,7 @@ async def item_report(uow: UnitOfWork, certification: str, *, irt: bool = True) 
             keys = [c.top_rate or 0.0 for c in choices if c.key]
             if any(not c.key and (c.top_rate or 0.0) > max(keys, default=0.0) for c in choices):
                 flags.append("strong_distractor")
-        a, b = params.get(qid, (None, None))
+        a, b, c = params.get(qid, (None, None, None))
         out.append(
             ItemRow(
                 question_id=qid,
@@ -117,6 +118,7 @@ async def item_report(uow: UnitOfWork, certification: str, *, irt: bool = True) 
                 mean_seconds=(sum(ms for _, _, ms, _ in answers) / n / 1000) if n else None,
                 a=a,
                 b=b,
+                c=c,
                 choices=choices,
                 flags=tuple(flags),
             )
@@ -140,25 +142,19 @@ def _top_group(rest: np.ndarray) -> list[int]:
     return ranked[: max(1, round(len(ranked) * TOP_SHARE))]
 
 
-def _irt(
-    first: dict[tuple[str, str], tuple[bool, int, list[str]]], ids: list[str]
-) -> dict[str, tuple[float, float]]:
-    """2PL with the default priors (ADR 14) over the first answers; items nobody answered
-    are left out."""
-    answered = sorted({q for _, q in first} & set(ids))
-    if not answered:
+async def _parameters(
+    uow: UnitOfWork, first: dict[tuple[str, str], tuple[bool, int, list[str]]], ids: list[str]
+) -> dict[str, tuple[float, float, float]]:
+    """The stored calibration's parameters (ADR 32); before any is stored for these
+    questions, a 2PL fitted here with the same code (items nobody answered are left out)."""
+    stored = await stored_parameters(uow, ids)
+    if stored:
+        return {q: (p.a, p.b, p.c) for q, p in stored.items()}
+    fitted = fit_items({k: v[0] for k, v in first.items()}, ids)
+    if fitted is None:
         return {}
-    people = sorted({u for u, _ in first})
-    p_index = {u: i for i, u in enumerate(people)}
-    q_index = {q: i for i, q in enumerate(answered)}
-    triples = [
-        (p_index[u], q_index[q], int(r)) for (u, q), (r, _, _) in first.items() if q in q_index
-    ]
-    person, item, correct = (np.array(col) for col in zip(*triples, strict=True))
-    result = calibrate(
-        Responses.from_triples(
-            person, item, correct, n_persons=len(people), n_items=len(answered),
-            item_names=tuple(answered),
-        )
-    )  # fmt: skip
-    return {q: (float(result.items.a[i]), float(result.items.b[i])) for i, q in enumerate(answered)}
+    items = fitted[0].items
+    return {
+        q: (float(items.a[i]), float(items.b[i]), float(items.c[i]))
+        for i, q in enumerate(items.names)
+    }

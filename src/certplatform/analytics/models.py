@@ -105,3 +105,39 @@ class PracticeRunFact(Base):
     subject: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemParameter(Base):
+    """A question's stored IRT parameters from the last calibration that covered it
+    (ADR 32). One row per question: a republished version (a key fix, a wording edit) is
+    the same item to learners; a different item is a different question."""
+
+    __tablename__ = "analytics_item_parameters"
+
+    question_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    certification: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(8))  # 2pl | 3pl
+    a: Mapped[float] = mapped_column(Float)
+    b: Mapped[float] = mapped_column(Float)
+    c: Mapped[float] = mapped_column(Float)
+    responses: Mapped[int] = mapped_column(Integer)  # first answers the fit used
+    calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Calibration(Base):
+    """The last calibration stored per certification: when its data was read, the fit's
+    figures, and the job run that wrote it."""
+
+    __tablename__ = "analytics_calibrations"
+
+    certification: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(8))
+    items: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)
+    responses: Mapped[int] = mapped_column(Integer)
+    loglik: Mapped[float] = mapped_column(Float)
+    iterations: Mapped[int] = mapped_column(Integer)
+    converged: Mapped[bool] = mapped_column(Boolean)
+    calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when its facts were read
+    seconds: Mapped[float] = mapped_column(Float)  # how long the fit took
+    run_key: Mapped[str] = mapped_column(String(200))

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -203,12 +204,24 @@ def simulate_counts(exam: ExamModel, theta: FloatArray, rng: np.random.Generator
     counts = np.empty(theta.shape, dtype=np.int64)
     for s, pool in enumerate(exam.sections):
         form = pool.draw(sittings, rng)  # sittings × N
-        # Single precision halves the time; a probability off by 1e-7 changes nothing here.
-        a, b, c = (x[form].astype(np.float32) for x in (pool.items.a, pool.items.b, pool.items.c))
         t = theta[:, :, s, None].astype(np.float32)
-        prob = c + (1 - c) * expit(a * (t - b))
+        prob = _probability(pool, form, t)
         counts[:, :, s] = (rng.random(prob.shape, dtype=np.float32) < prob).sum(axis=2)
     return counts
+
+
+def _probability(pool: SectionPool, form: IntArray, theta: npt.NDArray[np.float32]) -> Any:
+    """P(correct) of the drawn items (`form`, sittings × N) at `theta` (broadcast over
+    leading axes). Single precision halves the time; a probability off by 1e-7 changes
+    nothing here. The guessing floor is skipped when no item has one (the 2PL)."""
+    items = pool.items
+    a = items.a.astype(np.float32)[form]
+    b = items.b.astype(np.float32)[form]
+    prob = expit(a * (theta - b))
+    if items.c.any():
+        c = items.c.astype(np.float32)[form]
+        prob = c + (1 - c) * prob
+    return prob
 
 
 def _abilities(exam: ExamModel, posteriors: Mapping[str, Ability]) -> tuple[FloatArray, FloatArray]:
@@ -320,16 +333,21 @@ def what_if_pass_rates(
 ) -> FloatArray:
     """P(pass) of one learner under several what-if posteriors (rows of `means`/`sds`),
     with common random numbers: every row sees the same forms, the same standard-normal
-    ability draws and the same uniforms, so differences between rows are not noise."""
+    ability draws and the same uniforms, so differences between rows are not noise. The
+    forms and uniforms are drawn once and every row is graded in the same array pass."""
     mu = np.asarray(means, dtype=np.float64)
     sigma = np.asarray(sds, dtype=np.float64)
     if mu.ndim != 2 or mu.shape != sigma.shape or mu.shape[1] != len(exam.sections):
         raise ValueError("means and sds must both be scenarios × sections")
     grader = _Grader(exam)
-    rates = np.empty(len(mu))
-    for k in range(len(mu)):
-        rng = np.random.default_rng(seed)
-        z = rng.standard_normal((1, sittings, mu.shape[1]))
-        counts = simulate_counts(exam, mu[k] + sigma[k] * z, rng)
-        rates[k] = grader.passed(counts).mean()
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((sittings, mu.shape[1]))
+    theta = (mu[:, None, :] + sigma[:, None, :] * z).astype(np.float32)  # rows × sittings × S
+    counts = np.empty(theta.shape, dtype=np.int64)
+    for s, pool in enumerate(exam.sections):
+        form = pool.draw(sittings, rng)
+        uniform = rng.random(form.shape, dtype=np.float32)  # shared by every row
+        prob = _probability(pool, form, theta[:, :, s, None])
+        counts[:, :, s] = (uniform < prob).sum(axis=2)
+    rates: FloatArray = grader.passed(counts).mean(axis=1)
     return rates

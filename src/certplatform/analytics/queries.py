@@ -88,6 +88,26 @@ CERTIFICATION_ANSWERS = Query(
     "WHERE certification = :certification ORDER BY answered_at, answer_id",
     columns={"correct": _FLAG, "choice_ids": JSONType},
 )
+# The item calibration (ADR 32): the certifications with answers, and their answers.
+ANSWERED_CERTIFICATIONS = Query(
+    "SELECT DISTINCT certification FROM analytics_answers ORDER BY certification"
+)
+CERTIFICATION_RESULTS = Query(
+    "SELECT user_id, question_id, correct FROM analytics_answers "
+    "WHERE certification = :certification ORDER BY answered_at, answer_id",
+    columns={"correct": _FLAG},
+)
+# What a cached P(pass) depends on of the learner's answers: their number (facts are
+# written once, so every new answer changes it).
+MY_ANSWER_COUNT = Query(
+    "SELECT count(*) AS n FROM analytics_answers "
+    "WHERE user_id = :user AND certification = :certification"
+)
+# Graded sittings per exam form (the per-form item report's list).
+FORM_SITTINGS = Query(
+    "SELECT form_id, count(*) AS n FROM analytics_attempts "
+    "WHERE certification = :certification AND submitted_at IS NOT NULL GROUP BY form_id"
+)
 
 ALL = {
     name: value for name, value in globals().items() if isinstance(value, Query) and name.isupper()
@@ -164,3 +184,25 @@ async def certification_answers(
     """Every answer in the certification, oldest first: (user, question, right, ms, picks)."""
     rows = await store.rows(CERTIFICATION_ANSWERS, certification=certification)
     return [(str(u), str(q), bool(r), int(ms), list(picked)) for u, q, r, ms, picked in rows]
+
+
+async def answered_certifications(store: AnalyticsStore) -> list[str]:
+    return [str(c) for (c,) in await store.rows(ANSWERED_CERTIFICATIONS)]
+
+
+async def certification_results(
+    store: AnalyticsStore, certification: str
+) -> list[tuple[str, str, bool]]:
+    """Every answer in the certification, oldest first: (user, question, right)."""
+    rows = await store.rows(CERTIFICATION_RESULTS, certification=certification)
+    return [(str(u), str(q), bool(r)) for u, q, r in rows]
+
+
+async def my_answer_count(store: AnalyticsStore, user: str, certification: str) -> int:
+    rows = await store.rows(MY_ANSWER_COUNT, user=user, certification=certification)
+    return int(rows[0][0] or 0) if rows else 0
+
+
+async def form_sittings(store: AnalyticsStore, certification: str) -> dict[str, int]:
+    rows = await store.rows(FORM_SITTINGS, certification=certification)
+    return {str(f): int(n) for f, n in rows}

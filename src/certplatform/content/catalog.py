@@ -60,19 +60,27 @@ async def list_certifications(uow: UnitOfWork) -> list[CertificationOut]:
     return [CertificationOut.model_validate(c) for c in await repo.certifications(uow.session)]
 
 
-async def certification_detail(uow: UnitOfWork, code: str) -> CertificationDetail:
+async def certification_detail(
+    uow: UnitOfWork, code: str, *, counts: bool = True
+) -> CertificationDetail:
+    """The certification with its subjects and topics; with `counts`, its number of
+    questions per status too (four counting queries a reader of the tree may not need)."""
     cert = await _certification(uow, code)
     subjects = await repo.subjects_of(uow.session, cert.id)
     topics = await repo.topics_of(uow.session, [s.id for s in subjects])
     by_subject: dict[str, list[TopicOut]] = defaultdict(list)
     for t in topics:
         by_subject[t.subject_id].append(TopicOut.model_validate(t))
-    counts = {
-        status.value: await repo.count_questions(
-            uow.session, repo.QuestionFilter(certification_id=cert.id, status=status.value)
-        )
-        for status in QuestionStatus
-    }
+    question_counts = (
+        {
+            status.value: await repo.count_questions(
+                uow.session, repo.QuestionFilter(certification_id=cert.id, status=status.value)
+            )
+            for status in QuestionStatus
+        }
+        if counts
+        else {}
+    )
     return CertificationDetail(
         id=cert.id,
         code=cert.code,
@@ -88,7 +96,7 @@ async def certification_detail(uow: UnitOfWork, code: str) -> CertificationDetai
             )
             for s in subjects
         ),
-        question_counts=counts,
+        question_counts=question_counts,
     )
 
 

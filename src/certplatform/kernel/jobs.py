@@ -319,6 +319,7 @@ class Periodic:
     name: str
     interval: float
     kwargs: dict[str, Any]
+    offset: float = 0.0  # seconds after the epoch's interval boundary each slot starts
 
 
 async def schedule_forever(periodic: list[Periodic], tick: float = 0.5) -> None:
@@ -330,7 +331,7 @@ async def schedule_forever(periodic: list[Periodic], tick: float = 0.5) -> None:
     while True:
         now = time.time()
         for item in periodic:
-            slot = int(now // item.interval)
+            slot = int((now - item.offset) // item.interval)
             if sent.get(item.name) != slot:
                 try:
                     await enqueue(item.name, f"{item.name}@{slot}", **item.kwargs)

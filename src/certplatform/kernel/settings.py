@@ -379,6 +379,27 @@ class Settings(BaseSettings):
         description="seconds between checks whether a checkpoint is due; 0 = off",
     )
 
+    calibration_interval: float = Field(
+        default=86_400.0,
+        alias="CALIBRATION_INTERVAL",
+        ge=0,
+        description="seconds between item calibrations (IRT parameters from the answer "
+        "facts); 0 = off",
+    )
+    calibration_offset: float = Field(
+        default=18 * 3600.0,
+        alias="CALIBRATION_OFFSET",
+        ge=0,
+        le=86_400,
+        description="seconds after 00:00 UTC the calibration interval starts (18:00 UTC is "
+        "03:00 in Korea: nightly)",
+    )
+    calibration_model: Literal["2pl", "3pl"] = Field(
+        default="2pl",
+        alias="CALIBRATION_MODEL",
+        description="2pl, or 3pl with the guessing floor 1 / number of choices",
+    )
+
     @property
     def production(self) -> bool:
         return self.environment == "production"

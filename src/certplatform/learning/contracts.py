@@ -440,3 +440,28 @@ class ItemRate(_Out):
     stem: str
     correct: int
     sat: int
+
+
+class FormItemResponse(_Out):
+    """One item of a graded attempt as the form's item statistics need it."""
+
+    position: int
+    section_code: str
+    question_id: str
+    version_id: str
+    points: float
+    earned: float  # 0 for an item left blank
+    fraction: float
+    answered: bool
+    choice_ids: tuple[str, ...]  # choices picked (single/multiple choice)
+    time_ms: int
+
+
+class FormAttempt(_Out):
+    """A graded sitting of one exam form (blueprint or past paper) with its items."""
+
+    attempt_id: str
+    user_id: str
+    submitted_at: datetime
+    percent: float
+    items: tuple[FormItemResponse, ...]

@@ -24,6 +24,7 @@ from certplatform.learning.exams import (
     submit_attempt,
     unanswered,
 )
+from certplatform.learning.form_responses import form_attempts
 from certplatform.learning.group import (
     item_rates,
     progress_of,
@@ -82,6 +83,7 @@ __all__ = [
     "due_counts",
     "due_reviews",
     "expired_attempts",
+    "form_attempts",
     "get_settings",
     "hold_for_submit",
     "internal_response",

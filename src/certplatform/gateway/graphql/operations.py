@@ -15,6 +15,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
+from certplatform.analytics import service as analytics
 from certplatform.content import service as content
 from certplatform.gateway.graphql.context import (
     ErrorShape,
@@ -30,6 +31,7 @@ from certplatform.gateway.graphql.context import (
     _long_literal,
     _within,
 )
+from certplatform.gateway.graphql.dashboard_types import Dashboard
 from certplatform.gateway.graphql.schema_types import (
     AnswerInput,
     Attempt,
@@ -144,6 +146,18 @@ async def resolve_due_reviews(
         return await learning.due_reviews(uow, signed_in(p), cert, bounded)
 
     return [DueCard.of(d) for d in await _guarded(info, "remediation", "use", work)]
+
+
+async def resolve_dashboard(info: Info, certification: str | None = None) -> Dashboard:
+    board = await _guarded(
+        info,
+        "progress",
+        "read",
+        lambda uow, p: analytics.my_dashboard(
+            uow, signed_in(p), _code("certification", certification)
+        ),
+    )
+    return Dashboard.of(board)
 
 
 async def resolve_practice_question(
@@ -316,6 +330,11 @@ class Query:
     )
     due_reviews: list[DueCard] | None = strawberry.field(
         resolver=resolve_due_reviews, description="Questions due for spaced-repetition review."
+    )
+    dashboard: Dashboard | None = strawberry.field(
+        resolver=resolve_dashboard,
+        description="My progress in one certification (by default the one whose exam is "
+        "nearest, else the last studied): D-day, reviews, streak, scores, subjects, P(pass).",
     )
     practice_question: PracticeQuestion | None = strawberry.field(
         resolver=resolve_practice_question,
