@@ -47,7 +47,7 @@ from certplatform.kernel.events import (
     relay_forever,
     relay_pending,
 )
-from certplatform.kernel.jetstream import JetStream, durable_name, stream_name
+from certplatform.kernel.jetstream import Delivery, JetStream, durable_name, stream_name
 from certplatform.kernel.logging import configure_logging
 from certplatform.kernel.settings import Settings
 
@@ -192,7 +192,8 @@ async def through_nats(backend: str, url: str) -> None:
     database_url = await fresh_database(backend, "events_nats")
     db = Database(database_url)
     bus = make_bus(Probe())
-    relay = JetStream(url)
+    # The publisher's partitions as the worker's (both read NATS_PARTITIONS).
+    relay = JetStream(url, Delivery(partitions=Settings().nats_partitions))
     interval = Settings().event_relay_interval
     label = f"{backend}+nats"
     worker = start_worker(database_url, url)

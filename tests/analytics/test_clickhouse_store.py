@@ -31,7 +31,6 @@ from certplatform.analytics.models import Calibration, ItemParameter
 from certplatform.analytics.port import AnalyticsStore, Query
 from certplatform.analytics.relational import RelationalStore
 from certplatform.analytics.store import study_day
-from certplatform.app import relay_events
 from certplatform.content import service as content
 from certplatform.kernel.auth import Principal
 from certplatform.kernel.db import Database, UTCDateTime, utcnow
@@ -44,6 +43,7 @@ from certplatform.learning.contracts import (
     PracticeStarted,
 )
 from tests.analytics.test_pipeline import learner, practise
+from tests.support.events import relay_events
 from tests.support.exams import blueprint_id, keys_of, load, save, wrong_key
 
 CERT = "KR-INFO-ENGINEER"

@@ -17,11 +17,11 @@ from certplatform.analytics.form_report import (
     cronbach_alpha,
     form_statistics,
 )
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database
 from certplatform.kernel.storage import LocalStorage
 from certplatform.learning.contracts import FormAttempt, FormItemResponse
 from tests.support.accounts import bearer
+from tests.support.events import relay_events
 from tests.support.forms import CERT, LEARNERS, sit_paper
 
 # Five sittings of three one-point questions (1 = right):

@@ -8,11 +8,11 @@ import httpx
 from fastapi import FastAPI
 
 from certplatform.analytics.store import study_day
-from certplatform.app import relay_events
 from certplatform.kernel.db import Database, utcnow
 from certplatform.kernel.storage import LocalStorage
 from tests.analytics.test_pipeline import CERT, learner, practise
 from tests.gateway.test_graphql import data, error
+from tests.support.events import relay_events
 from tests.support.exams import load
 
 DASHBOARD = """

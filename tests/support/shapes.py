@@ -53,6 +53,9 @@ EMBEDDED_ONLY = (
     "tests/kernel/test_jobs.py",
     "tests/kernel/test_redis.py",
     "tests/content/test_s3_media.py",
+    "tests/kernel/test_postgres_restart.py",
+    # Traces through the in-process relay and a private NATS (their own transports).
+    "tests/kernel/test_tracing.py",
     # What this process has configured, and this process's metrics (the handlers run in
     # the worker in the distributed shape).
     "tests/kernel/test_doctor.py",
