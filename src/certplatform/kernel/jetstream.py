@@ -106,7 +106,7 @@ class Delivery:
     max_deliver: int = 5
     backoff: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     ack_wait: float = 30.0  # a worker that dies mid-batch: redelivered after this
-    partitions: int = 32  # publishers and workers must agree (see ADR 0034)
+    partitions: int = 64  # publishers and workers must agree (see ADR 0034)
 
     def delay(self, delivered: int) -> float:
         return self.backoff[min(max(delivered, 1), len(self.backoff)) - 1]

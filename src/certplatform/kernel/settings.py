@@ -257,7 +257,7 @@ class Settings(BaseSettings):
         description="seconds before each redelivery of a failed event (the last one repeats)",
     )
     nats_partitions: int = Field(
-        default=32,
+        default=64,
         alias="NATS_PARTITIONS",
         ge=1,
         le=256,
