@@ -526,12 +526,12 @@ def test_package_size_limits(monkeypatch: pytest.MonkeyPatch) -> None:
             "choice.xml": item,
         }
     )
-    monkeypatch.setattr(qti21, "MAX_FILE_BYTES", len(item) - 1)
+    monkeypatch.setattr(qti21.reader, "MAX_FILE_BYTES", len(item) - 1)
     (error,) = qti21.parse(package).errors
     assert (
         error.message == f"item file not available: choice.xml is larger than {len(item) - 1} bytes"
     )
-    monkeypatch.setattr(qti21, "MAX_PACKAGE_BYTES", len(item))
+    monkeypatch.setattr(qti21.reader, "MAX_PACKAGE_BYTES", len(item))
     with pytest.raises(ImportFormatError, match="unpacks to more than"):
         qti21.parse(package)
 
